@@ -1,0 +1,5 @@
+/* main.c — proximityd start-up. */
+int main(void)
+{
+    return 0;
+}
