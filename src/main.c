@@ -1,5 +1,85 @@
-/* main.c — proximityd start-up. */
-int main(void)
+/* main.c — proximityd: configuration, start-up, signals, drain. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "api.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "store.h"
+
+static int write_port_file(const char *path, int port)
 {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%d\n", port);
+    /* Rename, so a reader never sees a half-written file. */
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    char err[512], esc[600];
+    sigset_t stop_signals;
+    int sig = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            config_usage(stdout, "proximityd");
+            return EX_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("proximityd %s\n", PACKAGE_VERSION);
+            return EX_OK;
+        }
+    }
+    if (config_load(&cfg, argc - 1, argv + 1, err, sizeof err) != 0) {
+        fprintf(stderr, "proximityd: %s\n", err);
+        return EX_USAGE;
+    }
+    log_threshold = cfg.log_level;
+
+    /* Every thread (libmicrohttpd's included) inherits this mask, so the
+     * stop signals reach only sigwait below. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    app_t app = {.cfg = &cfg, .store = store_new(&cfg)};
+    http_server_t *srv = http_server_start(&cfg, api_routes(), &app, err, sizeof err);
+    if (srv == NULL) {
+        LOG(LOG_FATAL, "cannot start", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
+        store_free(app.store);
+        config_free(&cfg);
+        return EX_UNAVAILABLE;
+    }
+    int port = http_server_port(srv);
+    if (cfg.port_file[0] != '\0' && write_port_file(cfg.port_file, port) != 0) {
+        LOG(LOG_FATAL, "cannot write port file", "\"path\":\"%s\"", log_esc(esc, sizeof esc, cfg.port_file));
+        http_server_drain_and_stop(srv, 0);
+        store_free(app.store);
+        config_free(&cfg);
+        return EX_CANTCREAT;
+    }
+    LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"version\":\"%s\"", cfg.bind,
+             port, cfg.threads, PACKAGE_VERSION);
+
+    sigwait(&stop_signals, &sig);
+    LOG_INFO("stopping", "\"signal\":%d", sig);
+    http_server_drain_and_stop(srv, cfg.drain_timeout_s);
+    store_free(app.store);
+    config_free(&cfg);
+    LOG_INFO("stopped", "%s", "");
+    return EX_OK;
 }

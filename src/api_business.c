@@ -1,0 +1,213 @@
+/* api_business.c — business CRUD over HTTP (DESIGN §3). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "business_store.h"
+
+/* Until owner authentication exists (issue 9), every listing belongs to
+ * this owner. */
+static const char *const default_owner = "anonymous";
+
+/* Parses the {id} segment: a positive decimal bigint. */
+static bool parse_id(http_request_t *req, int64_t *id)
+{
+    const char *s = req->params[0];
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 19;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = s[i] >= '0' && s[i] <= '9';
+    unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+    if (!ok || v == 0 || v > INT64_MAX) {
+        http_respond_error(req, 400, "VALIDATION_ERROR", "id", "id must be a positive integer");
+        return false;
+    }
+    *id = (int64_t)v;
+    return true;
+}
+
+/* Checks the media type (parameters such as charset ignored). */
+static bool media_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    if (ct == NULL || strncasecmp(ct, want, n) != 0)
+        return false;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Parses the body as a JSON document of an accepted media type; answers
+ * 415/400 itself and returns NULL when it cannot. */
+static json_t *parse_body(http_request_t *req, bool merge_patch)
+{
+    const char *ct = http_header(req, "Content-Type");
+    if (!media_type_is(ct, "application/json") &&
+        !(merge_patch && media_type_is(ct, "application/merge-patch+json"))) {
+        http_respond_error(req, 415, "UNSUPPORTED_MEDIA_TYPE", NULL, "send %s",
+                           merge_patch ? "application/merge-patch+json or application/json"
+                                       : "application/json");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        http_respond_error(req, 400, "MALFORMED_JSON", NULL, "malformed JSON at line %d column %d: %s",
+                           jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        http_respond_error(req, 400, "VALIDATION_ERROR", NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+static void respond_business(http_request_t *req, unsigned status, const business_t *b)
+{
+    char etag[32];
+    business_etag(b->version, etag, sizeof etag);
+    http_add_header(req, "ETag", etag);
+    http_respond_json(req, status, business_to_json(b));
+}
+
+static void respond_invalid(http_request_t *req, const business_error_t *verr)
+{
+    http_respond_error(req, 400, "VALIDATION_ERROR", verr->field[0] ? verr->field : NULL, "%s",
+                       verr->message);
+}
+
+/* Answers the outcomes every write shares; false if res was not OK. */
+static bool write_outcome(http_request_t *req, business_store_result_t res, const store_error_t *err)
+{
+    switch (res) {
+    case BSTORE_OK:
+        return true;
+    case BSTORE_NOT_FOUND:
+        http_respond_error(req, 404, "NOT_FOUND", NULL, "no business with id %s", req->params[0]);
+        break;
+    case BSTORE_PRECONDITION_FAILED:
+        http_respond_error(req, 412, "PRECONDITION_FAILED", NULL,
+                           "If-Match does not match the current ETag; fetch it again");
+        break;
+    case BSTORE_INVALID: /* answered by the caller */
+        break;
+    case BSTORE_ERROR:
+        api_store_error(req, err);
+        break;
+    }
+    return false;
+}
+
+void api_business_create(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    business_t in, out;
+    business_error_t verr;
+    store_error_t err;
+
+    json_t *doc = parse_body(req, false);
+    if (doc == NULL)
+        return;
+    int rc = business_from_json(doc, &in, &verr);
+    json_decref(doc);
+    if (rc != 0) {
+        respond_invalid(req, &verr);
+        return;
+    }
+    business_store_result_t res = business_store_create(app->store, default_owner, &in, &out, &err);
+    business_clear(&in);
+    if (!write_outcome(req, res, &err))
+        return;
+    char location[64];
+    snprintf(location, sizeof location, "/v1/businesses/%" PRId64, out.id);
+    http_add_header(req, "Location", location);
+    respond_business(req, 201, &out);
+    business_clear(&out);
+}
+
+void api_business_get(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    business_t b;
+    store_error_t err;
+    int64_t id;
+
+    if (!parse_id(req, &id))
+        return;
+    business_store_result_t res = business_store_get(app->store, id, &b, &err);
+    if (!write_outcome(req, res, &err))
+        return;
+    respond_business(req, 200, &b);
+    business_clear(&b);
+}
+
+void api_business_replace(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    business_t in, out;
+    business_error_t verr;
+    store_error_t err;
+    int64_t id;
+
+    if (!parse_id(req, &id))
+        return;
+    json_t *doc = parse_body(req, false);
+    if (doc == NULL)
+        return;
+    int rc = business_from_json(doc, &in, &verr);
+    json_decref(doc);
+    if (rc != 0) {
+        respond_invalid(req, &verr);
+        return;
+    }
+    business_store_result_t res =
+        business_store_replace(app->store, id, &in, http_header(req, "If-Match"), &out, &err);
+    business_clear(&in);
+    if (!write_outcome(req, res, &err))
+        return;
+    respond_business(req, 200, &out);
+    business_clear(&out);
+}
+
+void api_business_patch(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    business_t out;
+    business_error_t verr;
+    store_error_t err;
+    int64_t id;
+
+    if (!parse_id(req, &id))
+        return;
+    json_t *patch = parse_body(req, true);
+    if (patch == NULL)
+        return;
+    business_store_result_t res = business_store_patch(app->store, id, patch,
+                                                       http_header(req, "If-Match"), &out, &verr, &err);
+    json_decref(patch);
+    if (res == BSTORE_INVALID) {
+        respond_invalid(req, &verr);
+        return;
+    }
+    if (!write_outcome(req, res, &err))
+        return;
+    respond_business(req, 200, &out);
+    business_clear(&out);
+}
+
+void api_business_delete(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    store_error_t err;
+    int64_t id;
+
+    if (!parse_id(req, &id))
+        return;
+    business_store_result_t res = business_store_delete(app->store, id, http_header(req, "If-Match"), &err);
+    if (!write_outcome(req, res, &err))
+        return;
+    http_respond_raw(req, 204, NULL, "", 0);
+}

@@ -1,0 +1,281 @@
+/* business_store.c — business rows in PostgreSQL. */
+#include "business_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+/* The columns every statement returns, in the order row_to_business reads. */
+#define COLUMNS                                                                         \
+    "id, owner, name, array_to_string(categories, ','), "                               \
+    "ST_Y(location::geometry), ST_X(location::geometry), "                              \
+    "street, city, region, postal_code, country, phone, website, price, version, "      \
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "     \
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+#define POINT_PARAMS(lat, lng) \
+    "ST_SetSRID(ST_MakePoint(" lng "::float8, " lat "::float8), 4326)::geography"
+
+static char *opt_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+static void row_to_business(const PGresult *r, int row, business_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+    b->owner = xstrdup(PQgetvalue(r, row, 1));
+    b->name = xstrdup(PQgetvalue(r, row, 2));
+    /* Category names are slugs from a fixed list: no commas to escape. */
+    char *cats = xstrdup(PQgetvalue(r, row, 3)), *save = NULL;
+    for (char *t = strtok_r(cats, ",", &save); t && b->ncategories < BUSINESS_MAX_CATEGORIES;
+         t = strtok_r(NULL, ",", &save))
+        b->categories[b->ncategories++] = xstrdup(t);
+    free(cats);
+    b->latitude = strtod(PQgetvalue(r, row, 4), NULL);
+    b->longitude = strtod(PQgetvalue(r, row, 5), NULL);
+    b->street = opt_text(r, row, 6);
+    b->city = opt_text(r, row, 7);
+    b->region = opt_text(r, row, 8);
+    b->postal_code = opt_text(r, row, 9);
+    b->country = opt_text(r, row, 10);
+    b->phone = opt_text(r, row, 11);
+    b->website = opt_text(r, row, 12);
+    b->price = PQgetisnull(r, row, 13) ? 0 : atoi(PQgetvalue(r, row, 13));
+    b->version = strtoll(PQgetvalue(r, row, 14), NULL, 10);
+    b->created_at = xstrdup(PQgetvalue(r, row, 15));
+    b->updated_at = xstrdup(PQgetvalue(r, row, 16));
+}
+
+/* The text parameters of the client-owned fields, $first.. in this order:
+ * name, categories, latitude, longitude, street, city, region,
+ * postal_code, country, phone, website, price. Strings point into in or
+ * into bufs. */
+enum { FIELD_PARAMS = 12 };
+
+static void field_params(const business_t *in, const char **p, char bufs[4][1024])
+{
+    size_t n = 0;
+    bufs[0][n++] = '{';
+    for (int i = 0; i < in->ncategories; i++)
+        n += (size_t)snprintf(bufs[0] + n, 1024 - n, "%s%s", i ? "," : "", in->categories[i]);
+    snprintf(bufs[0] + n, 1024 - n, "}");
+    snprintf(bufs[1], 1024, "%.17g", in->latitude);
+    snprintf(bufs[2], 1024, "%.17g", in->longitude);
+    snprintf(bufs[3], 1024, "%d", in->price);
+    p[0] = in->name;
+    p[1] = bufs[0];
+    p[2] = bufs[1];
+    p[3] = bufs[2];
+    p[4] = in->street;
+    p[5] = in->city;
+    p[6] = in->region;
+    p[7] = in->postal_code;
+    p[8] = in->country;
+    p[9] = in->phone;
+    p[10] = in->website;
+    p[11] = in->price ? bufs[3] : NULL;
+}
+
+void business_etag(int64_t version, char *buf, size_t len)
+{
+    snprintf(buf, len, "\"%" PRId64 "\"", version);
+}
+
+bool business_etag_matches(const char *if_match, int64_t version)
+{
+    char tag[32];
+    size_t tlen;
+    const char *p = if_match;
+
+    business_etag(version, tag, sizeof tag);
+    tlen = strlen(tag);
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (*p == '*')
+            return true;
+        /* Strong comparison (RFC 9110 §13.1.1): a weak tag never matches. */
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == tlen && memcmp(p, tag, tlen) == 0)
+            return true;
+        p += len;
+        while (*p && *p != ',')
+            p++;
+    }
+    return false;
+}
+
+business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
+                                              business_t *out, store_error_t *err)
+{
+    const char *p[FIELD_PARAMS + 1];
+    char bufs[4][1024];
+    PGresult *r = NULL;
+
+    field_params(in, p, bufs);
+    p[FIELD_PARAMS] = owner;
+    store_conn_t *c = store_begin(s, err);
+    if (c == NULL)
+        return BSTORE_ERROR;
+    if (store_exec(c,
+                   "INSERT INTO businesses (name, categories, location, street, city, region, "
+                   "postal_code, country, phone, website, price, owner) VALUES "
+                   "($1, $2::text[], " POINT_PARAMS("$3", "$4") ", $5, $6, $7, $8, $9, $10, $11, "
+                   "$12::smallint, $13) RETURNING " COLUMNS,
+                   FIELD_PARAMS + 1, p, &r, err) != 0) {
+        store_rollback(c);
+        return BSTORE_ERROR;
+    }
+    row_to_business(r, 0, out);
+    PQclear(r);
+    if (store_commit(c, err) != 0) {
+        business_clear(out);
+        return BSTORE_ERROR;
+    }
+    return BSTORE_OK;
+}
+
+business_store_result_t business_store_get(store_t *s, int64_t id, business_t *out,
+                                           store_error_t *err)
+{
+    char idbuf[24];
+    const char *p[1] = {idbuf};
+    PGresult *r = NULL;
+
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    if (store_read(s, "SELECT " COLUMNS " FROM businesses WHERE id = $1 AND deleted_at IS NULL",
+                   1, p, &r, err) != 0)
+        return BSTORE_ERROR;
+    business_store_result_t res = PQntuples(r) == 1 ? BSTORE_OK : BSTORE_NOT_FOUND;
+    if (res == BSTORE_OK)
+        row_to_business(r, 0, out);
+    PQclear(r);
+    return res;
+}
+
+/* Opens a transaction holding id's live row locked; checks If-Match.
+ * On BSTORE_OK, *cp is the open transaction and current (if not NULL)
+ * the row. */
+static business_store_result_t lock_current(store_t *s, int64_t id, const char *if_match,
+                                            store_conn_t **cp, business_t *current,
+                                            store_error_t *err)
+{
+    char idbuf[24];
+    const char *p[1] = {idbuf};
+    PGresult *r = NULL;
+
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    store_conn_t *c = store_begin(s, err);
+    if (c == NULL)
+        return BSTORE_ERROR;
+    if (store_exec(c, "SELECT " COLUMNS " FROM businesses WHERE id = $1 AND deleted_at IS NULL "
+                      "FOR UPDATE", 1, p, &r, err) != 0) {
+        store_rollback(c);
+        return BSTORE_ERROR;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        store_rollback(c);
+        return BSTORE_NOT_FOUND;
+    }
+    int64_t version = strtoll(PQgetvalue(r, 0, 14), NULL, 10);
+    if (if_match != NULL && !business_etag_matches(if_match, version)) {
+        PQclear(r);
+        store_rollback(c);
+        return BSTORE_PRECONDITION_FAILED;
+    }
+    if (current != NULL)
+        row_to_business(r, 0, current);
+    PQclear(r);
+    *cp = c;
+    return BSTORE_OK;
+}
+
+static business_store_result_t update_locked(store_conn_t *c, int64_t id, const business_t *in,
+                                             business_t *out, store_error_t *err)
+{
+    const char *p[FIELD_PARAMS + 1];
+    char bufs[4][1024], idbuf[24];
+    PGresult *r = NULL;
+
+    field_params(in, p, bufs);
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    p[FIELD_PARAMS] = idbuf;
+    if (store_exec(c,
+                   "UPDATE businesses SET name = $1, categories = $2::text[], location = "
+                   POINT_PARAMS("$3", "$4") ", street = $5, city = $6, region = $7, "
+                   "postal_code = $8, country = $9, phone = $10, website = $11, "
+                   "price = $12::smallint WHERE id = $13 RETURNING " COLUMNS,
+                   FIELD_PARAMS + 1, p, &r, err) != 0) {
+        store_rollback(c);
+        return BSTORE_ERROR;
+    }
+    row_to_business(r, 0, out);
+    PQclear(r);
+    if (store_commit(c, err) != 0) {
+        business_clear(out);
+        return BSTORE_ERROR;
+    }
+    return BSTORE_OK;
+}
+
+business_store_result_t business_store_replace(store_t *s, int64_t id, const business_t *in,
+                                               const char *if_match, business_t *out,
+                                               store_error_t *err)
+{
+    store_conn_t *c = NULL;
+    business_store_result_t res = lock_current(s, id, if_match, &c, NULL, err);
+    if (res != BSTORE_OK)
+        return res;
+    return update_locked(c, id, in, out, err);
+}
+
+business_store_result_t business_store_patch(store_t *s, int64_t id, const json_t *patch,
+                                             const char *if_match, business_t *out,
+                                             business_error_t *verr, store_error_t *err)
+{
+    store_conn_t *c = NULL;
+    business_t current, merged_b;
+    business_store_result_t res = lock_current(s, id, if_match, &c, &current, err);
+    if (res != BSTORE_OK)
+        return res;
+    json_t *doc = business_to_json(&current);
+    business_clear(&current);
+    json_t *merged = business_merge_patch(doc, patch);
+    json_decref(doc);
+    int rc = business_from_json(merged, &merged_b, verr);
+    json_decref(merged);
+    if (rc != 0) {
+        store_rollback(c);
+        return BSTORE_INVALID;
+    }
+    res = update_locked(c, id, &merged_b, out, err);
+    business_clear(&merged_b);
+    return res;
+}
+
+business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
+                                              store_error_t *err)
+{
+    char idbuf[24];
+    const char *p[1] = {idbuf};
+    store_conn_t *c = NULL;
+    business_store_result_t res = lock_current(s, id, if_match, &c, NULL, err);
+
+    if (res != BSTORE_OK)
+        return res;
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    if (store_exec(c, "UPDATE businesses SET deleted_at = now() WHERE id = $1", 1, p, NULL, err) != 0) {
+        store_rollback(c);
+        return BSTORE_ERROR;
+    }
+    return store_commit(c, err) == 0 ? BSTORE_OK : BSTORE_ERROR;
+}

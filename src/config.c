@@ -1,0 +1,157 @@
+/* config.c — the option table and its parsing (defaults < env < --flags). */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+#define OPT(field) offsetof(config_t, field)
+
+/* The one list of options. README's table mirrors it; tests/check_config.c
+ * fails when an option is missing from the README. */
+static const config_option_t options[] = {
+    {"port", "PROXIMITY_PORT", "int", "8080", false,
+     "TCP port for HTTP (0 = any free port; see --port-file)", OPT(port), 0, 65535},
+    {"bind", "PROXIMITY_BIND", "string", "0.0.0.0", false,
+     "IPv4 address to listen on", OPT(bind), 0, 0},
+    {"port-file", "PROXIMITY_PORT_FILE", "string", "", false,
+     "write the bound port to this file once listening", OPT(port_file), 0, 0},
+    {"threads", "PROXIMITY_THREADS", "int", "0", false,
+     "HTTP worker threads (0 = number of CPUs)", OPT(threads), 0, 1024},
+    {"primary-url", "PROXIMITY_PRIMARY_URL", "string", "postgresql:///proximity", false,
+     "libpq URI of the primary (writes)", OPT(primary_url), 0, 0},
+    {"replica-urls", "PROXIMITY_REPLICA_URLS", "string", "", false,
+     "comma-separated libpq URIs of read replicas (empty = read from the primary)",
+     OPT(replica_urls), 0, 0},
+    {"log-level", "PROXIMITY_LOG_LEVEL", "level", "info", false,
+     "debug | info | warn | error", OPT(log_level), 0, 0},
+    {"max-body", "PROXIMITY_MAX_BODY", "size", "65536", false,
+     "largest request body in bytes (larger = 413)", OPT(max_body), 1, 64L << 20},
+    {"connection-limit", "PROXIMITY_CONNECTION_LIMIT", "int", "1024", false,
+     "concurrent HTTP connections", OPT(connection_limit), 1, 1000000},
+    {"connection-timeout", "PROXIMITY_CONNECTION_TIMEOUT", "int", "30", false,
+     "seconds an idle or slow client connection may stay open", OPT(connection_timeout_s), 1, 3600},
+    {"statement-timeout", "PROXIMITY_STATEMENT_TIMEOUT", "int", "5000", false,
+     "milliseconds a database statement may run", OPT(statement_timeout_ms), 1, 600000},
+    {"connect-timeout", "PROXIMITY_CONNECT_TIMEOUT", "int", "2", false,
+     "seconds to wait for a database connection", OPT(connect_timeout_s), 1, 60},
+    {"db-pool-size", "PROXIMITY_DB_POOL_SIZE", "int", "0", false,
+     "connections kept per database server (0 = threads + 2)", OPT(db_pool_size), 0, 1000},
+    {"drain-timeout", "PROXIMITY_DRAIN_TIMEOUT", "int", "10", false,
+     "seconds SIGTERM waits for in-flight requests", OPT(drain_timeout_s), 0, 600},
+    {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
+};
+
+const config_option_t *config_options(void)
+{
+    return options;
+}
+
+static int set_option(config_t *cfg, const config_option_t *o, const char *value,
+                      const char *source, char *err, size_t errlen)
+{
+    void *field = (char *)cfg + o->offset;
+
+    if (strcmp(o->type, "string") == 0) {
+        char **s = field;
+        free(*s);
+        *s = xstrdup(value);
+        return 0;
+    }
+    if (strcmp(o->type, "level") == 0) {
+        if (log_level_parse(value, field) == 0)
+            return 0;
+        snprintf(err, errlen, "%s: %s must be debug, info, warn or error, not \"%s\"", source,
+                 o->flag, value);
+        return -1;
+    }
+    /* int and size: whole decimal numbers within [min, max]. */
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max) {
+        snprintf(err, errlen, "%s: %s must be a whole number in %ld..%ld, not \"%s\"", source,
+                 o->flag, o->min, o->max, value);
+        return -1;
+    }
+    if (strcmp(o->type, "size") == 0)
+        *(long *)field = v;
+    else
+        *(int *)field = (int)v;
+    return 0;
+}
+
+static const config_option_t *find_flag(const char *name, size_t len)
+{
+    for (const config_option_t *o = options; o->flag != NULL; o++)
+        if (strlen(o->flag) == len && memcmp(o->flag, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (const config_option_t *o = options; o->flag != NULL; o++)
+        if (set_option(cfg, o, o->dflt, "default", err, errlen) != 0)
+            return -1;
+    for (const config_option_t *o = options; o->flag != NULL; o++) {
+        const char *v = getenv(o->env);
+        if (v != NULL && set_option(cfg, o, v, o->env, err, errlen) != 0)
+            return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%s\"", arg);
+            return -1;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const config_option_t *o = find_flag(name, len);
+        if (o == NULL) {
+            snprintf(err, errlen, "unknown option \"%s\" (see --help)", arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (value == NULL) {
+            snprintf(err, errlen, "option --%s needs a value", o->flag);
+            return -1;
+        }
+        if (set_option(cfg, o, value, "command line", err, errlen) != 0)
+            return -1;
+    }
+    if (cfg->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = n > 0 ? (int)n : 2;
+    }
+    if (cfg->db_pool_size == 0)
+        cfg->db_pool_size = cfg->threads + 2;
+    return 0;
+}
+
+void config_free(config_t *cfg)
+{
+    for (const config_option_t *o = options; o->flag != NULL; o++) {
+        if (strcmp(o->type, "string") == 0) {
+            char **s = (void *)((char *)cfg + o->offset);
+            free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+void config_usage(FILE *out, const char *prog)
+{
+    fprintf(out, "usage: %s [--flag=value ...]\n\n"
+                 "Every option is also read from its environment variable; flags win.\n\n",
+            prog);
+    for (const config_option_t *o = options; o->flag != NULL; o++)
+        fprintf(out, "  --%-20s %-30s default \"%s\"\n      %s\n", o->flag, o->env, o->dflt,
+                o->help);
+}

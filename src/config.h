@@ -1,0 +1,54 @@
+/* config.h — every option of proximityd, from the environment and --flags. */
+#ifndef PROXIMITY_CONFIG_H
+#define PROXIMITY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+typedef struct config {
+    int port;
+    char *bind;
+    char *port_file;
+    int threads;
+    char *primary_url;
+    char *replica_urls;
+    log_level_t log_level;
+    long max_body;
+    int connection_limit;
+    int connection_timeout_s;
+    int statement_timeout_ms;
+    int connect_timeout_s;
+    int db_pool_size;
+    int drain_timeout_s;
+} config_t;
+
+/* One row of the option table (config.c); exposed for --help and docs. */
+typedef struct config_option {
+    const char *flag;    /* --flag */
+    const char *env;     /* PROXIMITY_… */
+    const char *type;    /* int | string | level | size */
+    const char *dflt;    /* default, as text */
+    bool runtime;        /* can it change without a restart */
+    const char *help;
+    size_t offset;       /* into config_t */
+    long min, max;       /* bounds for numbers */
+} config_option_t;
+
+/* The option table, terminated by a row with flag == NULL. */
+const config_option_t *config_options(void);
+
+/* Fills cfg from defaults, then the environment, then argv (--flag=value or
+ * --flag value). Returns 0, or -1 with a message in err. cfg owns its
+ * strings; release with config_free. */
+int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Frees the strings config_load allocated. */
+void config_free(config_t *cfg);
+
+/* Prints usage and the option table. */
+void config_usage(FILE *out, const char *prog);
+
+#endif

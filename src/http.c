@@ -1,0 +1,376 @@
+/* http.c — libmicrohttpd glue: accumulate bodies under a limit, route,
+ * answer JSON, log one line per request. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const http_route_t *routes;
+    void *ctx;
+    long max_body;
+    int port;
+    atomic_int in_flight;
+};
+
+double http_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+const char *http_header(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_add_header(http_request_t *req, const char *name, const char *value)
+{
+    int max = (int)(sizeof req->headers / sizeof req->headers[0]);
+    if (req->nheaders >= max)
+        return;
+    req->headers[req->nheaders].name = xstrdup(name);
+    req->headers[req->nheaders].value = xstrdup(value);
+    req->nheaders++;
+}
+
+void http_respond_raw(http_request_t *req, unsigned status, const char *content_type,
+                      const char *body, size_t len)
+{
+    free(req->resp_body);
+    req->resp_body = xmalloc(len + 1);
+    memcpy(req->resp_body, body, len);
+    req->resp_body[len] = '\0';
+    req->resp_len = len;
+    req->status = status;
+    req->content_type = content_type;
+}
+
+void http_respond_json(http_request_t *req, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(body);
+    if (text == NULL) {
+        http_respond_error(req, 500, "INTERNAL", NULL, "could not encode the response");
+        return;
+    }
+    free(req->resp_body);
+    req->resp_body = text;
+    req->resp_len = strlen(text);
+    req->status = status;
+    req->content_type = "application/json";
+}
+
+void http_respond_error(http_request_t *req, unsigned status, const char *code,
+                        const char *field, const char *fmt, ...)
+{
+    char desc[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(desc, sizeof desc, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "description", desc);
+    if (err == NULL) /* desc was not valid UTF-8 (it echoed input): say less */
+        err = json_pack("{s:s, s:s}", "code", code, "description", "invalid request");
+    if (field != NULL)
+        json_object_set_new(err, "field", json_string(field));
+    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    free(req->resp_body);
+    req->resp_body = text;
+    req->resp_len = strlen(text);
+    req->status = status;
+    req->content_type = "application/json";
+}
+
+/* Accepts a client's X-Request-Id when it is short and plain, so a
+ * request can be followed across a proxy; otherwise makes one. */
+static void set_request_id(http_request_t *req)
+{
+    const char *given = http_header(req, "X-Request-Id");
+    if (given != NULL) {
+        size_t n = strlen(given);
+        bool ok = n > 0 && n < sizeof req->request_id;
+        for (size_t i = 0; ok && i < n; i++) {
+            char c = given[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || c == '.';
+        }
+        if (ok) {
+            memcpy(req->request_id, given, n + 1);
+            return;
+        }
+    }
+    unsigned char raw[12];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* Never fatal: a clock-based id is still unique enough for logs. */
+        unsigned long long t = (unsigned long long)(http_now() * 1e9);
+        memcpy(raw, &t, sizeof t);
+        memset(raw + sizeof t, 0, sizeof raw - sizeof t);
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        sprintf(req->request_id + 2 * i, "%02x", raw[i]);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Matches path against pattern; fills params. */
+static bool route_match(const char *pattern, const char *path, const char **params,
+                        char param_buf[HTTP_MAX_PARAMS][128])
+{
+    int np = 0;
+    const char *p = pattern, *s = path;
+
+    while (*p != '\0' && *s != '\0') {
+        if (*p == '{') {
+            const char *end = strchr(s, '/');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            if (len == 0 || len >= 128 || np >= HTTP_MAX_PARAMS)
+                return false;
+            memcpy(param_buf[np], s, len);
+            param_buf[np][len] = '\0';
+            params[np] = param_buf[np];
+            np++;
+            s += len;
+            p = strchr(p, '}');
+            if (p == NULL)
+                return false;
+            p++;
+        } else if (*p++ != *s++) {
+            return false;
+        }
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+/* Routes and runs the handler, or answers 404/405 itself. */
+static void dispatch(http_server_t *srv, http_request_t *req, char param_buf[][128])
+{
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    char allow[128] = "";
+    bool path_known = false;
+
+    for (const http_route_t *r = srv->routes; r->method != NULL; r++) {
+        const char *params[HTTP_MAX_PARAMS] = {NULL, NULL};
+        if (!route_match(r->pattern, req->path, params, param_buf))
+            continue;
+        if (strcmp(r->method, method) == 0) {
+            memcpy(req->params, params, sizeof params);
+            r->fn(req, srv->ctx);
+            return;
+        }
+        path_known = true;
+        if (strstr(allow, r->method) == NULL && strlen(allow) + strlen(r->method) + 8 < sizeof allow) {
+            if (allow[0] != '\0')
+                strcat(allow, ", ");
+            strcat(allow, r->method);
+            if (strcmp(r->method, "GET") == 0)
+                strcat(allow, ", HEAD");
+        }
+    }
+    if (path_known) {
+        http_add_header(req, "Allow", allow);
+        http_respond_error(req, 405, "METHOD_NOT_ALLOWED", NULL, "%s is not allowed here; allowed: %s",
+                           req->method, allow);
+    } else {
+        http_respond_error(req, 404, "NOT_FOUND", NULL, "no such resource");
+    }
+}
+
+/* ------------------------------------------------------------ MHD glue */
+
+static enum MHD_Result send_response(http_request_t *req)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
+    req->resp_body = NULL; /* MHD owns it now */
+    if (resp == NULL)
+        return MHD_NO;
+    if (req->content_type != NULL)
+        MHD_add_response_header(resp, "Content-Type", req->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(req->conn, req->status, resp);
+    MHD_destroy_response(resp);
+    req->answered = true;
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    http_server_t *srv = cls;
+    http_request_t *req = *con_cls;
+    (void)version;
+
+    if (req == NULL) {
+        req = xcalloc(1, sizeof *req);
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        req->started = http_now();
+        set_request_id(req);
+        *con_cls = req;
+        atomic_fetch_add(&srv->in_flight, 1);
+        /* Refuse an announced oversized body before reading any of it. */
+        const char *cl = http_header(req, "Content-Length");
+        if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)srv->max_body) {
+            req->too_large = true;
+            http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
+                               "request body is larger than %ld bytes", srv->max_body);
+            return send_response(req);
+        }
+        return MHD_YES;
+    }
+    if (req->answered) { /* answered early: drop whatever still arrives */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->body_len + n > (size_t)srv->max_body) {
+            req->too_large = true;
+            http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
+                               "request body is larger than %ld bytes", srv->max_body);
+            return send_response(req);
+        }
+        if (req->body_len + n + 1 > req->body_cap) {
+            req->body_cap = (req->body_len + n + 1) * 2;
+            req->body = xrealloc(req->body, req->body_cap);
+        }
+        memcpy(req->body + req->body_len, upload_data, n);
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
+        return MHD_YES;
+    }
+    char param_buf[HTTP_MAX_PARAMS][128];
+    dispatch(srv, req, param_buf);
+    if (req->resp_body == NULL)
+        http_respond_error(req, 500, "INTERNAL", NULL, "handler produced no response");
+    return send_response(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server_t *srv = cls;
+    http_request_t *req = *con_cls;
+    (void)conn;
+
+    if (req == NULL)
+        return;
+    if (LOG_INFO >= log_threshold) {
+        char path[256];
+        log_write(req->answered ? LOG_INFO : LOG_WARN, "request",
+                  "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
+                  "\"duration_ms\":%.3f,\"completed\":%s",
+                  req->request_id, req->method, log_esc(path, sizeof path, req->path),
+                  req->answered ? req->status : 0, (http_now() - req->started) * 1e3,
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "true" : "false");
+    }
+    for (int i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->resp_body);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], esc[600];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    LOG_WARN("libmicrohttpd", "\"detail\":\"%s\"", log_esc(esc, sizeof esc, msg));
+}
+
+http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes, void *ctx,
+                                 char *err, size_t errlen)
+{
+    http_server_t *srv = xcalloc(1, sizeof *srv);
+    struct sockaddr_in addr;
+
+    srv->routes = routes;
+    srv->ctx = ctx;
+    srv->max_body = cfg->max_body;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)cfg->port);
+    if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "bind address \"%s\" is not an IPv4 address", cfg->bind);
+        free(srv);
+        return NULL;
+    }
+    /* epoll + a pool of worker threads, each with its own listen queue;
+     * ITC so that quiesce (stop accepting) works during drain. */
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+        0, NULL, NULL, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%d", cfg->bind, cfg->port);
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : cfg->port;
+    return srv;
+}
+
+int http_server_port(const http_server_t *srv)
+{
+    return srv->port;
+}
+
+void http_server_drain_and_stop(http_server_t *srv, int timeout_s)
+{
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    double deadline = http_now() + timeout_s;
+
+    while (atomic_load(&srv->in_flight) > 0 && http_now() < deadline)
+        usleep(10000);
+    int left = atomic_load(&srv->in_flight);
+    LOG_INFO("drained", "\"in_flight_left\":%d", left);
+    MHD_stop_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    free(srv);
+}

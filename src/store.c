@@ -1,0 +1,291 @@
+/* store.c — libpq connection pools with read failover. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+typedef struct node {
+    char *url;
+    pthread_mutex_t mu;
+    PGconn **idle; /* at most pool_size kept open between uses */
+    int nidle;
+    _Atomic double down_until; /* tried last until then, after a failure */
+    _Atomic double last_ok;
+    const char *role;  /* "primary" | "replica" */
+} node_t;
+
+struct store {
+    node_t primary;
+    node_t *replicas;
+    int nreplicas;
+    int pool_size;
+    char connect_timeout[16];
+    char options[64];
+    atomic_uint rotation;
+};
+
+struct store_conn {
+    store_t *store;
+    node_t *node;
+    PGconn *pg;
+    bool pooled; /* came from the idle list (may have died since) */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void node_init(node_t *n, const char *url, const char *role, int pool_size)
+{
+    n->url = xstrdup(url);
+    pthread_mutex_init(&n->mu, NULL);
+    n->idle = xcalloc((size_t)pool_size, sizeof *n->idle);
+    n->role = role;
+}
+
+static void node_destroy(node_t *n)
+{
+    for (int i = 0; i < n->nidle; i++)
+        PQfinish(n->idle[i]);
+    free(n->idle);
+    free(n->url);
+    pthread_mutex_destroy(&n->mu);
+}
+
+store_t *store_new(const config_t *cfg)
+{
+    store_t *s = xcalloc(1, sizeof *s);
+
+    s->pool_size = cfg->db_pool_size;
+    snprintf(s->connect_timeout, sizeof s->connect_timeout, "%d", cfg->connect_timeout_s);
+    /* A slow database must not pile up HTTP threads: every statement is bounded. */
+    snprintf(s->options, sizeof s->options, "-c statement_timeout=%d", cfg->statement_timeout_ms);
+    node_init(&s->primary, cfg->primary_url, "primary", s->pool_size);
+
+    char *list = xstrdup(cfg->replica_urls), *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (*tok == '\0')
+            continue;
+        s->replicas = xrealloc(s->replicas, (size_t)(s->nreplicas + 1) * sizeof *s->replicas);
+        node_init(&s->replicas[s->nreplicas++], tok, "replica", s->pool_size);
+    }
+    free(list);
+    return s;
+}
+
+void store_free(store_t *s)
+{
+    if (s == NULL)
+        return;
+    node_destroy(&s->primary);
+    for (int i = 0; i < s->nreplicas; i++)
+        node_destroy(&s->replicas[i]);
+    free(s->replicas);
+    free(s);
+}
+
+static void set_error(store_error_t *err, store_err_kind_t kind, const char *sqlstate,
+                      const char *msg)
+{
+    err->kind = kind;
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+    snprintf(err->message, sizeof err->message, "%s", msg ? msg : "");
+    size_t n = strlen(err->message);
+    while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
+        err->message[--n] = '\0';
+}
+
+/* Leases a connection to n: a pooled one unless fresh is asked for. */
+static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err)
+{
+    PGconn *pg = NULL;
+
+    if (!fresh) {
+        pthread_mutex_lock(&n->mu);
+        if (n->nidle > 0)
+            pg = n->idle[--n->nidle];
+        pthread_mutex_unlock(&n->mu);
+    }
+    store_conn_t *c = xcalloc(1, sizeof *c);
+    c->store = s;
+    c->node = n;
+    if (pg != NULL) {
+        c->pg = pg;
+        c->pooled = true;
+        return c;
+    }
+    /* expand_dbname: the URI goes to libpq unchanged; the keywords after
+     * it add what the service insists on. */
+    const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
+                          "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+    const char *vals[] = {n->url, s->connect_timeout, s->options, "proximityd", "10", "3", "3", NULL};
+    pg = PQconnectdbParams(keys, vals, 1);
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        char esc[300];
+        set_error(err, STORE_ERR_UNAVAILABLE, NULL, pg ? PQerrorMessage(pg) : "out of memory");
+        LOG_WARN("database unreachable", "\"role\":\"%s\",\"error\":\"%s\"", n->role,
+                 log_esc(esc, sizeof esc, err->message));
+        PQfinish(pg);
+        n->down_until = now_s() + 1.0;
+        free(c);
+        return NULL;
+    }
+    c->pg = pg;
+    return c;
+}
+
+/* Returns the connection to its pool, or closes it when broken, busy in
+ * a transaction, or the pool is full. */
+static void release(store_conn_t *c)
+{
+    node_t *n = c->node;
+    bool keep = PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+
+    if (keep) {
+        pthread_mutex_lock(&n->mu);
+        if (n->nidle < c->store->pool_size) {
+            n->idle[n->nidle++] = c->pg;
+            c->pg = NULL;
+        }
+        pthread_mutex_unlock(&n->mu);
+    }
+    PQfinish(c->pg);
+    free(c);
+}
+
+/* Runs sql on c. A lost connection is STORE_ERR_UNAVAILABLE; anything the
+ * server refused is STORE_ERR_QUERY with its SQLSTATE. */
+static int run(store_conn_t *c, const char *sql, int nparams, const char *const *params,
+               PGresult **res, store_error_t *err)
+{
+    PGresult *r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        c->node->last_ok = now_s();
+        if (res != NULL)
+            *res = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    /* 57P01..03: the server is shutting down or cannot accept work. */
+    bool gone = PQstatus(c->pg) != CONNECTION_OK ||
+                (state != NULL && strncmp(state, "57P0", 4) == 0);
+    set_error(err, gone ? STORE_ERR_UNAVAILABLE : STORE_ERR_QUERY, state,
+              r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+    if (gone)
+        c->node->down_until = now_s() + 1.0;
+    PQclear(r);
+    return -1;
+}
+
+int store_read(store_t *s, const char *sql, int nparams, const char *const *params,
+               PGresult **res, store_error_t *err)
+{
+    int total = s->nreplicas + 1;
+    node_t *order[64];
+    int n = 0;
+    double now = now_s();
+    unsigned start = atomic_fetch_add(&s->rotation, 1);
+
+    /* Healthy replicas first (rotating), then the primary, then the nodes
+     * that failed within the last second, in case they are back. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < total && n < 64; i++) {
+            node_t *nd = i < s->nreplicas ? &s->replicas[(start + (unsigned)i) % (unsigned)s->nreplicas]
+                                          : &s->primary;
+            bool down = nd->down_until > now;
+            if (down == (pass == 1))
+                order[n++] = nd;
+        }
+    }
+    set_error(err, STORE_ERR_UNAVAILABLE, NULL, "no database server configured");
+    for (int i = 0; i < n; i++) {
+        /* A pooled connection may have died while idle: one fresh retry on
+         * the same server before moving on (reads are safe to repeat). */
+        for (int attempt = 0; attempt < 2; attempt++) {
+            store_conn_t *c = lease(s, order[i], attempt == 1, err);
+            if (c == NULL)
+                break;
+            bool pooled = c->pooled;
+            int rc = run(c, sql, nparams, params, res, err);
+            release(c);
+            if (rc == 0)
+                return 0;
+            if (err->kind == STORE_ERR_QUERY)
+                return -1;
+            if (!pooled)
+                break;
+        }
+    }
+    return -1;
+}
+
+store_conn_t *store_begin(store_t *s, store_error_t *err)
+{
+    /* BEGIN changes nothing, so a dead pooled connection discovered here can
+     * be replaced safely; after BEGIN, failures go back to the caller. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        store_conn_t *c = lease(s, &s->primary, attempt == 1, err);
+        if (c == NULL)
+            return NULL;
+        if (run(c, "BEGIN", 0, NULL, NULL, err) == 0)
+            return c;
+        bool pooled = c->pooled;
+        release(c);
+        if (!pooled || err->kind != STORE_ERR_UNAVAILABLE)
+            return NULL;
+    }
+    return NULL;
+}
+
+int store_exec(store_conn_t *c, const char *sql, int nparams, const char *const *params,
+               PGresult **res, store_error_t *err)
+{
+    return run(c, sql, nparams, params, res, err);
+}
+
+int store_commit(store_conn_t *c, store_error_t *err)
+{
+    /* A failed COMMIT ends the transaction on the server side as well. */
+    int rc = run(c, "COMMIT", 0, NULL, NULL, err);
+    release(c);
+    return rc;
+}
+
+void store_rollback(store_conn_t *c)
+{
+    if (PQstatus(c->pg) == CONNECTION_OK)
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+    release(c);
+}
+
+bool store_readable(store_t *s)
+{
+    double now = now_s();
+    if (now - s->primary.last_ok < 1.0)
+        return true;
+    for (int i = 0; i < s->nreplicas; i++)
+        if (now - s->replicas[i].last_ok < 1.0)
+            return true;
+    PGresult *r = NULL;
+    store_error_t err;
+    if (store_read(s, "SELECT 1", 0, NULL, &r, &err) != 0)
+        return false;
+    PQclear(r);
+    return true;
+}

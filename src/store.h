@@ -1,0 +1,55 @@
+/* store.h — PostgreSQL access: a small pool per server, writes on the
+ * primary, reads on replicas with failover to the next one, then the primary. */
+#ifndef PROXIMITY_STORE_H
+#define PROXIMITY_STORE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct store store_t;
+typedef struct store_conn store_conn_t;
+
+typedef enum {
+    STORE_ERR_NONE = 0,
+    STORE_ERR_UNAVAILABLE, /* no server could be reached, or it went away */
+    STORE_ERR_QUERY,       /* the server refused the statement: see sqlstate */
+} store_err_kind_t;
+
+typedef struct store_error {
+    store_err_kind_t kind;
+    char sqlstate[6];
+    char message[256];
+} store_error_t;
+
+/* Creates the pools from cfg (no connection is opened yet). */
+store_t *store_new(const config_t *cfg);
+void store_free(store_t *s);
+
+/* Runs one read statement on a read node: replicas in rotation, nodes
+ * seen down recently last, the primary after the replicas. *res is owned
+ * by the caller (PQclear). Returns 0, or -1 with err filled. */
+int store_read(store_t *s, const char *sql, int nparams, const char *const *params,
+               PGresult **res, store_error_t *err);
+
+/* Opens a transaction on the primary. Returns a leased connection, or NULL
+ * with err filled. Finish with store_commit or store_rollback. */
+store_conn_t *store_begin(store_t *s, store_error_t *err);
+
+/* Runs one statement inside the transaction. */
+int store_exec(store_conn_t *c, const char *sql, int nparams, const char *const *params,
+               PGresult **res, store_error_t *err);
+
+/* Commits and releases the connection. Returns 0 or -1 (then nothing of
+ * the transaction is known to be written unless the error says otherwise). */
+int store_commit(store_conn_t *c, store_error_t *err);
+
+/* Rolls back and releases the connection. */
+void store_rollback(store_conn_t *c);
+
+/* True when some read node answered within the last second or answers now. */
+bool store_readable(store_t *s);
+
+#endif
