@@ -28,12 +28,9 @@ SQL_DIR=${2:-$(dirname "$0")}
 [ -d "$SQL_DIR" ] || die "no such directory: $SQL_DIR"
 
 if [ -z "${PSQL:-}" ]; then
-    PSQL=psql
-    if ! command -v psql >/dev/null 2>&1; then
-        for d in /usr/lib/postgresql/*/bin; do
-            [ -x "$d/psql" ] && PSQL=$d/psql
-        done
-    fi
+    # Debian's own client directly (its /usr/bin/psql wrapper is slower).
+    PSQL=$(for d in /usr/lib/postgresql/*/bin; do [ -x "$d/psql" ] && echo "$d/psql"; done | sort -V | tail -n 1)
+    [ -n "$PSQL" ] || PSQL=psql
 fi
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found"
 
