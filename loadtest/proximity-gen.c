@@ -157,6 +157,10 @@ static const struct dial dials[] = {
 
 /* ---- output helpers ------------------------------------------------------ */
 
+/* Every draw goes into a variable before use: C leaves the order of
+ * function arguments unspecified, and gcc and clang do pick different
+ * orders, which would make the output depend on the compiler. */
+
 /* COPY text format: backslash, tab, newline and CR would end or shift a
  * field, so they go out as \\, \t, \n, \r. */
 static void put_field(FILE *out, const char *s)
@@ -257,10 +261,11 @@ static void make_name(gen_t *g, const struct vocab *v, size_t cat, const char *c
         word = fallback;
     }
     switch (gen_range(g, 10)) {
-    case 0: case 1: case 2: case 3:
-        snprintf(buf, len, "%s %s %s", pick(g, adjectives, NELEM(adjectives)),
-                 pick(g, nouns, NELEM(nouns)), word);
+    case 0: case 1: case 2: case 3: {
+        const char *adj = pick(g, adjectives, NELEM(adjectives));
+        snprintf(buf, len, "%s %s %s", adj, pick(g, nouns, NELEM(nouns)), word);
         break;
+    }
     case 4: case 5: case 6:
         snprintf(buf, len, "%s's %s", pick(g, surnames, NELEM(surnames)), word);
         break;
@@ -303,11 +308,15 @@ static void make_postal(gen_t *g, const char *cc, char *buf, size_t len)
         char a = L(), b = D(), c = L(), d = D(), e = L(), f = D();
         snprintf(buf, len, "%c%c%c %c%c%c", a, b, c, d, e, f);
     } else if (strcmp(cc, "NL") == 0) {
-        snprintf(buf, len, "%04u %c%c", (unsigned)(1000 + gen_range(g, 9000)), L(), L());
+        unsigned n = (unsigned)(1000 + gen_range(g, 9000));
+        char a = L(), b = L();
+        snprintf(buf, len, "%04u %c%c", n, a, b);
     } else if (strcmp(cc, "JP") == 0) {
-        snprintf(buf, len, "%03u-%04u", (unsigned)gen_range(g, 1000), (unsigned)gen_range(g, 10000));
+        unsigned a = (unsigned)gen_range(g, 1000), b = (unsigned)gen_range(g, 10000);
+        snprintf(buf, len, "%03u-%04u", a, b);
     } else if (strcmp(cc, "BR") == 0) {
-        snprintf(buf, len, "%05u-%03u", (unsigned)gen_range(g, 100000), (unsigned)gen_range(g, 1000));
+        unsigned a = (unsigned)gen_range(g, 100000), b = (unsigned)gen_range(g, 1000);
+        snprintf(buf, len, "%05u-%03u", a, b);
     } else {
         snprintf(buf, len, "%05u", (unsigned)gen_range(g, 100000));
     }
@@ -325,8 +334,9 @@ static void make_phone(gen_t *g, const char *cc, char *buf, size_t len)
             return;
         }
     }
-    snprintf(buf, len, "0%02u %03u %04u", (unsigned)gen_range(g, 100),
-             (unsigned)gen_range(g, 1000), (unsigned)gen_range(g, 10000));
+    unsigned a = (unsigned)gen_range(g, 100), b = (unsigned)gen_range(g, 1000),
+             c = (unsigned)gen_range(g, 10000);
+    snprintf(buf, len, "0%02u %03u %04u", a, b, c);
 }
 
 /* A region only when it reads as one ("CA", "ENG"); GeoNames' numeric
@@ -384,13 +394,15 @@ static int write_businesses(gen_t *g, uint64_t count, uint64_t owners, FILE *out
         fputs("}\t", out);
 
         /* street */
-        if (gen_range(g, 4) == 0)
-            snprintf(buf, sizeof buf, "%s %u", pick(g, streets_local, NELEM(streets_local)),
-                     (unsigned)(1 + gen_range(g, 200)));
-        else
-            snprintf(buf, sizeof buf, "%u %s %s", (unsigned)(1 + gen_range(g, 9999)),
-                     pick(g, street_names, NELEM(street_names)),
+        if (gen_range(g, 4) == 0) {
+            const char *street = pick(g, streets_local, NELEM(streets_local));
+            snprintf(buf, sizeof buf, "%s %u", street, (unsigned)(1 + gen_range(g, 200)));
+        } else {
+            unsigned number = (unsigned)(1 + gen_range(g, 9999));
+            const char *street = pick(g, street_names, NELEM(street_names));
+            snprintf(buf, sizeof buf, "%u %s %s", number, street,
                      pick(g, street_kinds, NELEM(street_kinds)));
+        }
         put_field(out, buf);
         putc_unlocked('\t', out);
 
