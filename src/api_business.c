@@ -65,11 +65,17 @@ static json_t *parse_body(http_request_t *req, bool merge_patch)
     return doc;
 }
 
-static void respond_business(http_request_t *req, unsigned status, const business_t *b)
+/* The header that carries consistency tokens both ways (DESIGN §2.5). */
+static const char *const token_header = "X-Consistency-Token";
+
+static void respond_business(http_request_t *req, unsigned status, const business_t *b,
+                             const char *token)
 {
     char etag[32];
     business_etag(b->version, etag, sizeof etag);
     http_add_header(req, "ETag", etag);
+    if (token != NULL && token[0] != '\0')
+        http_add_header(req, token_header, token);
     http_respond_json(req, status, business_to_json(b));
 }
 
@@ -107,6 +113,7 @@ void api_business_create(http_request_t *req, void *ctx)
     business_t in, out;
     business_error_t verr;
     store_error_t err;
+    char token[STORE_TOKEN_LEN];
 
     json_t *doc = parse_body(req, false);
     if (doc == NULL)
@@ -117,14 +124,14 @@ void api_business_create(http_request_t *req, void *ctx)
         respond_invalid(req, &verr);
         return;
     }
-    business_store_result_t res = business_store_create(app->store, default_owner, &in, &out, &err);
+    business_store_result_t res = business_store_create(app->store, default_owner, &in, &out, token, &err);
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
     char location[64];
     snprintf(location, sizeof location, "/v1/businesses/%" PRId64, out.id);
     http_add_header(req, "Location", location);
-    respond_business(req, 201, &out);
+    respond_business(req, 201, &out, token);
     business_clear(&out);
 }
 
@@ -137,10 +144,16 @@ void api_business_get(http_request_t *req, void *ctx)
 
     if (!parse_id(req, &id))
         return;
-    business_store_result_t res = business_store_get(app->store, id, &b, &err);
+    const char *token = http_header(req, token_header);
+    if (token != NULL && !store_token_valid(token)) {
+        http_respond_error(req, 400, "VALIDATION_ERROR", token_header,
+                           "%s must be a token from an earlier write's response", token_header);
+        return;
+    }
+    business_store_result_t res = business_store_get(app->store, id, token, &b, &err);
     if (!write_outcome(req, res, &err))
         return;
-    respond_business(req, 200, &b);
+    respond_business(req, 200, &b, NULL);
     business_clear(&b);
 }
 
@@ -150,6 +163,7 @@ void api_business_replace(http_request_t *req, void *ctx)
     business_t in, out;
     business_error_t verr;
     store_error_t err;
+    char token[STORE_TOKEN_LEN];
     int64_t id;
 
     if (!parse_id(req, &id))
@@ -164,11 +178,11 @@ void api_business_replace(http_request_t *req, void *ctx)
         return;
     }
     business_store_result_t res =
-        business_store_replace(app->store, id, &in, http_header(req, "If-Match"), &out, &err);
+        business_store_replace(app->store, id, &in, http_header(req, "If-Match"), &out, token, &err);
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
-    respond_business(req, 200, &out);
+    respond_business(req, 200, &out, token);
     business_clear(&out);
 }
 
@@ -178,6 +192,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     business_t out;
     business_error_t verr;
     store_error_t err;
+    char token[STORE_TOKEN_LEN];
     int64_t id;
 
     if (!parse_id(req, &id))
@@ -186,7 +201,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     if (patch == NULL)
         return;
     business_store_result_t res = business_store_patch(app->store, id, patch,
-                                                       http_header(req, "If-Match"), &out, &verr, &err);
+                                                       http_header(req, "If-Match"), &out, &verr, token, &err);
     json_decref(patch);
     if (res == BSTORE_INVALID) {
         respond_invalid(req, &verr);
@@ -194,7 +209,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     }
     if (!write_outcome(req, res, &err))
         return;
-    respond_business(req, 200, &out);
+    respond_business(req, 200, &out, token);
     business_clear(&out);
 }
 
@@ -202,12 +217,16 @@ void api_business_delete(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
     store_error_t err;
+    char token[STORE_TOKEN_LEN];
     int64_t id;
 
     if (!parse_id(req, &id))
         return;
-    business_store_result_t res = business_store_delete(app->store, id, http_header(req, "If-Match"), &err);
+    business_store_result_t res =
+        business_store_delete(app->store, id, http_header(req, "If-Match"), token, &err);
     if (!write_outcome(req, res, &err))
         return;
+    if (token[0] != '\0')
+        http_add_header(req, token_header, token);
     http_respond_raw(req, 204, NULL, "", 0);
 }

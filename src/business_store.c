@@ -114,7 +114,7 @@ bool business_etag_matches(const char *if_match, int64_t version)
 }
 
 business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
-                                              business_t *out, store_error_t *err)
+                                              business_t *out, char *token, store_error_t *err)
 {
     const char *p[FIELD_PARAMS + 1];
     char bufs[4][1024];
@@ -136,22 +136,22 @@ business_store_result_t business_store_create(store_t *s, const char *owner, con
     }
     row_to_business(r, 0, out);
     PQclear(r);
-    if (store_commit(c, err) != 0) {
+    if (store_commit(c, token, err) != 0) {
         business_clear(out);
         return BSTORE_ERROR;
     }
     return BSTORE_OK;
 }
 
-business_store_result_t business_store_get(store_t *s, int64_t id, business_t *out,
-                                           store_error_t *err)
+business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
+                                           business_t *out, store_error_t *err)
 {
     char idbuf[24];
     const char *p[1] = {idbuf};
     PGresult *r = NULL;
 
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-    if (store_read(s, "SELECT " COLUMNS " FROM businesses WHERE id = $1 AND deleted_at IS NULL",
+    if (store_read(s, min_token, "SELECT " COLUMNS " FROM businesses WHERE id = $1 AND deleted_at IS NULL",
                    1, p, &r, err) != 0)
         return BSTORE_ERROR;
     business_store_result_t res = PQntuples(r) == 1 ? BSTORE_OK : BSTORE_NOT_FOUND;
@@ -200,7 +200,7 @@ static business_store_result_t lock_current(store_t *s, int64_t id, const char *
 }
 
 static business_store_result_t update_locked(store_conn_t *c, int64_t id, const business_t *in,
-                                             business_t *out, store_error_t *err)
+                                             business_t *out, char *token, store_error_t *err)
 {
     const char *p[FIELD_PARAMS + 1];
     char bufs[4][1024], idbuf[24];
@@ -220,7 +220,7 @@ static business_store_result_t update_locked(store_conn_t *c, int64_t id, const 
     }
     row_to_business(r, 0, out);
     PQclear(r);
-    if (store_commit(c, err) != 0) {
+    if (store_commit(c, token, err) != 0) {
         business_clear(out);
         return BSTORE_ERROR;
     }
@@ -229,18 +229,19 @@ static business_store_result_t update_locked(store_conn_t *c, int64_t id, const 
 
 business_store_result_t business_store_replace(store_t *s, int64_t id, const business_t *in,
                                                const char *if_match, business_t *out,
-                                               store_error_t *err)
+                                               char *token, store_error_t *err)
 {
     store_conn_t *c = NULL;
     business_store_result_t res = lock_current(s, id, if_match, &c, NULL, err);
     if (res != BSTORE_OK)
         return res;
-    return update_locked(c, id, in, out, err);
+    return update_locked(c, id, in, out, token, err);
 }
 
 business_store_result_t business_store_patch(store_t *s, int64_t id, const json_t *patch,
                                              const char *if_match, business_t *out,
-                                             business_error_t *verr, store_error_t *err)
+                                             business_error_t *verr, char *token,
+                                             store_error_t *err)
 {
     store_conn_t *c = NULL;
     business_t current, merged_b;
@@ -257,13 +258,13 @@ business_store_result_t business_store_patch(store_t *s, int64_t id, const json_
         store_rollback(c);
         return BSTORE_INVALID;
     }
-    res = update_locked(c, id, &merged_b, out, err);
+    res = update_locked(c, id, &merged_b, out, token, err);
     business_clear(&merged_b);
     return res;
 }
 
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
-                                              store_error_t *err)
+                                              char *token, store_error_t *err)
 {
     char idbuf[24];
     const char *p[1] = {idbuf};
@@ -277,5 +278,5 @@ business_store_result_t business_store_delete(store_t *s, int64_t id, const char
         store_rollback(c);
         return BSTORE_ERROR;
     }
-    return store_commit(c, err) == 0 ? BSTORE_OK : BSTORE_ERROR;
+    return store_commit(c, token, err) == 0 ? BSTORE_OK : BSTORE_ERROR;
 }

@@ -16,29 +16,34 @@ typedef enum {
     BSTORE_ERROR,               /* database error: see err */
 } business_store_result_t;
 
+/* Every write fills token (STORE_TOKEN_LEN bytes) with its consistency
+ * token (see store_commit). */
+
 /* Inserts in as a new business owned by owner; out receives the stored row. */
 business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
-                                              business_t *out, store_error_t *err);
+                                              business_t *out, char *token, store_error_t *err);
 
-/* Reads a live (not deleted) business from a read node. */
-business_store_result_t business_store_get(store_t *s, int64_t id, business_t *out,
-                                           store_error_t *err);
+/* Reads a live (not deleted) business from a read node that has seen
+ * min_token (NULL: any). */
+business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
+                                           business_t *out, store_error_t *err);
 
 /* Replaces every client-owned field of id with in. if_match is the
  * request's If-Match header or NULL. */
 business_store_result_t business_store_replace(store_t *s, int64_t id, const business_t *in,
                                                const char *if_match, business_t *out,
-                                               store_error_t *err);
+                                               char *token, store_error_t *err);
 
 /* Applies a JSON merge patch to id's current record, validates the result
  * and stores it. */
 business_store_result_t business_store_patch(store_t *s, int64_t id, const json_t *patch,
                                              const char *if_match, business_t *out,
-                                             business_error_t *verr, store_error_t *err);
+                                             business_error_t *verr, char *token,
+                                             store_error_t *err);
 
 /* Soft-deletes id (a tombstone with a new version). */
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
-                                              store_error_t *err);
+                                              char *token, store_error_t *err);
 
 /* Formats the strong ETag of a version: "\"<version>\"". */
 void business_etag(int64_t version, char *buf, size_t len);

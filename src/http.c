@@ -253,11 +253,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->body_len + n > (size_t)srv->max_body) {
+        if (req->too_large || req->body_len + n > (size_t)srv->max_body) {
+            /* Read on and discard (closing with unread data would reset the
+             * connection and lose our answer), but not forever. */
             req->too_large = true;
-            http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
-                               "request body is larger than %ld bytes", srv->max_body);
-            return send_response(req);
+            req->discarded += n;
+            if (req->discarded > 16 * (size_t)srv->max_body) {
+                http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
+                                   "request body is larger than %ld bytes", srv->max_body);
+                return send_response(req);
+            }
+            return MHD_YES;
         }
         if (req->body_len + n + 1 > req->body_cap) {
             req->body_cap = (req->body_len + n + 1) * 2;
@@ -269,7 +275,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     char param_buf[HTTP_MAX_PARAMS][128];
-    dispatch(srv, req, param_buf);
+    if (req->too_large)
+        http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
+                           "request body is larger than %ld bytes", srv->max_body);
+    else
+        dispatch(srv, req, param_buf);
     if (req->resp_body == NULL)
         http_respond_error(req, 500, "INTERNAL", NULL, "handler produced no response");
     return send_response(req);

@@ -34,6 +34,7 @@ struct http_request {
 
     /* private to http.c */
     size_t body_cap;
+    size_t discarded;
     bool too_large;
     bool answered;
 };

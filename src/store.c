@@ -18,6 +18,7 @@ typedef struct node {
     int nidle;
     _Atomic double down_until; /* tried last until then, after a failure */
     _Atomic double last_ok;
+    _Atomic double last_fail;
     const char *role;  /* "primary" | "replica" */
 } node_t;
 
@@ -107,6 +108,20 @@ static void set_error(store_error_t *err, store_err_kind_t kind, const char *sql
         err->message[--n] = '\0';
 }
 
+static void node_failed(node_t *n)
+{
+    double now = now_s();
+    n->last_fail = now;
+    n->down_until = now + 1.0;
+}
+
+/* Answered within the last second, and nothing failed since. */
+static bool node_fresh(const node_t *n, double now)
+{
+    double ok = n->last_ok;
+    return now - ok < 1.0 && ok > n->last_fail;
+}
+
 /* Leases a connection to n: a pooled one unless fresh is asked for. */
 static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err)
 {
@@ -138,7 +153,7 @@ static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err
         LOG_WARN("database unreachable", "\"role\":\"%s\",\"error\":\"%s\"", n->role,
                  log_esc(esc, sizeof esc, err->message));
         PQfinish(pg);
-        n->down_until = now_s() + 1.0;
+        node_failed(n);
         free(c);
         return NULL;
     }
@@ -188,13 +203,36 @@ static int run(store_conn_t *c, const char *sql, int nparams, const char *const 
     set_error(err, gone ? STORE_ERR_UNAVAILABLE : STORE_ERR_QUERY, state,
               r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     if (gone)
-        c->node->down_until = now_s() + 1.0;
+        node_failed(c->node);
     PQclear(r);
     return -1;
 }
 
-int store_read(store_t *s, const char *sql, int nparams, const char *const *params,
-               PGresult **res, store_error_t *err)
+bool store_token_valid(const char *token)
+{
+    const char *slash = strchr(token, '/');
+    size_t hi = slash ? (size_t)(slash - token) : 0;
+    size_t lo = slash ? strlen(slash + 1) : 0;
+    if (hi < 1 || hi > 8 || lo < 1 || lo > 8)
+        return false;
+    return strspn(token, "0123456789ABCDEFabcdef") == hi &&
+           strspn(slash + 1, "0123456789ABCDEFabcdef") == lo;
+}
+
+/* Has this replica replayed at least token? (The primary always has.) */
+static bool caught_up(store_conn_t *c, const char *token, store_error_t *err)
+{
+    const char *p[1] = {token};
+    PGresult *r = NULL;
+    if (run(c, "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true)", 1, p, &r, err) != 0)
+        return false;
+    bool ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return ok;
+}
+
+int store_read(store_t *s, const char *min_token, const char *sql, int nparams,
+               const char *const *params, PGresult **res, store_error_t *err)
 {
     int total = s->nreplicas + 1;
     node_t *order[64];
@@ -222,6 +260,14 @@ int store_read(store_t *s, const char *sql, int nparams, const char *const *para
             if (c == NULL)
                 break;
             bool pooled = c->pooled;
+            if (min_token != NULL && order[i] != &s->primary && !caught_up(c, min_token, err)) {
+                /* Behind the client's own write: the next node, not an error. */
+                bool lost = err->kind == STORE_ERR_UNAVAILABLE && PQstatus(c->pg) != CONNECTION_OK;
+                release(c);
+                if (lost && pooled)
+                    continue;
+                break;
+            }
             int rc = run(c, sql, nparams, params, res, err);
             release(c);
             if (rc == 0)
@@ -259,10 +305,21 @@ int store_exec(store_conn_t *c, const char *sql, int nparams, const char *const 
     return run(c, sql, nparams, params, res, err);
 }
 
-int store_commit(store_conn_t *c, store_error_t *err)
+int store_commit(store_conn_t *c, char *token, store_error_t *err)
 {
     /* A failed COMMIT ends the transaction on the server side as well. */
     int rc = run(c, "COMMIT", 0, NULL, NULL, err);
+    if (rc == 0 && token != NULL) {
+        /* The insert position is past our commit record: a replica that
+         * has replayed it has our write. */
+        PGresult *r = NULL;
+        store_error_t ignored;
+        token[0] = '\0';
+        if (run(c, "SELECT pg_current_wal_insert_lsn()", 0, NULL, &r, &ignored) == 0) {
+            snprintf(token, STORE_TOKEN_LEN, "%s", PQgetvalue(r, 0, 0));
+            PQclear(r);
+        }
+    }
     release(c);
     return rc;
 }
@@ -277,14 +334,14 @@ void store_rollback(store_conn_t *c)
 bool store_readable(store_t *s)
 {
     double now = now_s();
-    if (now - s->primary.last_ok < 1.0)
+    if (node_fresh(&s->primary, now))
         return true;
     for (int i = 0; i < s->nreplicas; i++)
-        if (now - s->replicas[i].last_ok < 1.0)
+        if (node_fresh(&s->replicas[i], now))
             return true;
     PGresult *r = NULL;
     store_error_t err;
-    if (store_read(s, "SELECT 1", 0, NULL, &r, &err) != 0)
+    if (store_read(s, NULL, "SELECT 1", 0, NULL, &r, &err) != 0)
         return false;
     PQclear(r);
     return true;

@@ -28,11 +28,19 @@ typedef struct store_error {
 store_t *store_new(const config_t *cfg);
 void store_free(store_t *s);
 
+/* A consistency token: a WAL position ("16/B374D848"), opaque to clients. */
+#define STORE_TOKEN_LEN 40
+
 /* Runs one read statement on a read node: replicas in rotation, nodes
- * seen down recently last, the primary after the replicas. *res is owned
- * by the caller (PQclear). Returns 0, or -1 with err filled. */
-int store_read(store_t *s, const char *sql, int nparams, const char *const *params,
-               PGresult **res, store_error_t *err);
+ * seen down recently last, the primary after the replicas. With min_token
+ * (else NULL), a replica is used only if it has replayed at least that
+ * position. *res is owned by the caller (PQclear). Returns 0, or -1 with
+ * err filled. */
+int store_read(store_t *s, const char *min_token, const char *sql, int nparams,
+               const char *const *params, PGresult **res, store_error_t *err);
+
+/* True when token has the form of a WAL position. */
+bool store_token_valid(const char *token);
 
 /* Opens a transaction on the primary. Returns a leased connection, or NULL
  * with err filled. Finish with store_commit or store_rollback. */
@@ -42,9 +50,9 @@ store_conn_t *store_begin(store_t *s, store_error_t *err);
 int store_exec(store_conn_t *c, const char *sql, int nparams, const char *const *params,
                PGresult **res, store_error_t *err);
 
-/* Commits and releases the connection. Returns 0 or -1 (then nothing of
- * the transaction is known to be written unless the error says otherwise). */
-int store_commit(store_conn_t *c, store_error_t *err);
+/* Commits and releases the connection; token (STORE_TOKEN_LEN bytes, or
+ * NULL) receives a WAL position at or after the commit. Returns 0 or -1. */
+int store_commit(store_conn_t *c, char *token, store_error_t *err);
 
 /* Rolls back and releases the connection. */
 void store_rollback(store_conn_t *c);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's test command: install what is needed, build, run every test —
+# once with warnings as errors, once under ASan+UBSan, then make distcheck.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+./scripts/deps.sh
+./autogen.sh >/dev/null
+
+run_check() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        "$top/configure" "$@" >configure.out
+        make -j"$jobs" >/dev/null
+        if ! make -j"$jobs" check; then
+            # Show why, not just that: every failed test's log.
+            for f in $(find . -name '*.log' ! -name 'config.log' ! -name 'test-suite.log'); do
+                if grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
+                    echo "==== $f"
+                    tail -n 80 "$f"
+                fi
+            done
+            exit 1
+        fi
+    )
+}
+
+echo "== build with --enable-werror, make check"
+run_check build/check --enable-werror
+echo "== build with --enable-sanitizers (ASan+UBSan), make check"
+run_check build/asan --enable-sanitizers --enable-werror
+echo "== make distcheck"
+(cd build/check && make -j"$jobs" distcheck >distcheck.out 2>&1) || { tail -n 100 build/check/distcheck.out; exit 1; }
+echo "== all tests passed"

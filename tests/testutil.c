@@ -1,0 +1,248 @@
+/* testutil.c — integration-test support. */
+#include "testutil.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+const char *tu_srcpath(const char *rel, char *buf, size_t len)
+{
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, len, "%s/%s", top ? top : PROXIMITY_SRCDIR, rel);
+    return buf;
+}
+
+int tu_server_start(tu_server_t *srv, const char *const *extra_args)
+{
+    const char *builddir = getenv("top_builddir");
+    char bin[512], portfile[512], logfile[512];
+
+    memset(srv, 0, sizeof *srv);
+    snprintf(srv->dir, sizeof srv->dir, "/tmp/proximity-test-XXXXXX");
+    if (mkdtemp(srv->dir) == NULL)
+        return -1;
+    snprintf(bin, sizeof bin, "%s/src/proximityd", builddir ? builddir : ".");
+    snprintf(portfile, sizeof portfile, "%s/port", srv->dir);
+    snprintf(logfile, sizeof logfile, "%s/proximityd.log", srv->dir);
+
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char portarg[600];
+        const char *argv[32];
+        int n = 0;
+        /* Never outlive the test that started us. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        snprintf(portarg, sizeof portarg, "--port-file=%s", portfile);
+        argv[n++] = bin;
+        argv[n++] = "--port=0";
+        argv[n++] = "--bind=127.0.0.1";
+        argv[n++] = portarg;
+        for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
+            argv[n++] = extra_args[i];
+        argv[n] = NULL;
+        if (freopen(logfile, "w", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
+            _exit(127);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    srv->pid = pid;
+    for (int i = 0; i < 500; i++) { /* up to 10 s */
+        FILE *f = fopen(portfile, "r");
+        if (f != NULL) {
+            int ok = fscanf(f, "%d", &srv->port);
+            fclose(f);
+            if (ok == 1 && srv->port > 0) {
+                tu_response_t r;
+                if (tu_http(srv, "GET", "/healthz", NULL, NULL, 0, &r) == 0 && r.status == 200) {
+                    tu_response_free(&r);
+                    return 0;
+                }
+                tu_response_free(&r);
+            }
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "proximityd exited early; see %s\n", logfile);
+            srv->pid = 0;
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+int tu_server_stop(tu_server_t *srv)
+{
+    int st = -1;
+    if (srv->pid <= 0)
+        return -1;
+    kill(srv->pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) { /* up to 20 s */
+        if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
+            srv->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        sleep_ms(20);
+    }
+    kill(srv->pid, SIGKILL);
+    waitpid(srv->pid, &st, 0);
+    srv->pid = 0;
+    return -1;
+}
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf_t;
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    buf_t *b = userdata;
+    size_t n = size * nmemb;
+    b->p = realloc(b->p, b->n + n + 1);
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return n;
+}
+
+int tu_http(const tu_server_t *srv, const char *method, const char *path,
+            const char *const *headers, const char *body, size_t body_len, tu_response_t *out)
+{
+    char url[1024];
+    buf_t b = {NULL, 0}, h = {NULL, 0};
+    struct curl_slist *hl = NULL;
+
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return -1;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", srv->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    hl = curl_slist_append(hl, "Expect:");
+    for (int i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = b.p ? b.p : strdup("");
+    out->body_len = b.n;
+    out->headers = h.p ? h.p : strdup("");
+    out->json = out->body_len ? json_loadb(out->body, out->body_len, 0, NULL) : NULL;
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+const char *tu_header(const tu_response_t *r, const char *name)
+{
+    static __thread char value[1024];
+    size_t nlen = strlen(name);
+    const char *p = r->headers;
+
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+            const char *v = p + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = len - (size_t)(v - p);
+            if (vlen >= sizeof value)
+                vlen = sizeof value - 1;
+            memcpy(value, v, vlen);
+            value[vlen] = '\0';
+            return value;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return NULL;
+}
+
+void tu_response_free(tu_response_t *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+bool tu_json_subset(const json_t *expect, const json_t *actual)
+{
+    if (json_is_object(expect)) {
+        const char *key;
+        json_t *v;
+        if (!json_is_object(actual))
+            return false;
+        json_object_foreach((json_t *)expect, key, v)
+            if (!tu_json_subset(v, json_object_get(actual, key)))
+                return false;
+        return true;
+    }
+    return actual != NULL && json_equal(expect, actual);
+}
+
+int tu_pgcluster(const char *args)
+{
+    char script[512], cmd[2048];
+    const char *dir = getenv("PROXIMITY_TEST_PGDIR");
+    if (dir == NULL)
+        return -1;
+    snprintf(cmd, sizeof cmd, "bash %s %s >/dev/null 2>&1", tu_srcpath("tests/pgcluster.sh", script, sizeof script), args);
+    /* args carry {dir}: substitute the cluster directory. */
+    char full[4096];
+    const char *at = strstr(cmd, "{dir}");
+    if (at != NULL)
+        snprintf(full, sizeof full, "%.*s%s%s", (int)(at - cmd), cmd, dir, at + 5);
+    else
+        snprintf(full, sizeof full, "%s", cmd);
+    int st = system(full);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *tu_sql(const char *sql)
+{
+    const char *url = getenv("PROXIMITY_PRIMARY_URL");
+    PGconn *c = PQconnectdb(url ? url : "");
+    char *out = NULL;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if ((PQresultStatus(r) == PGRES_TUPLES_OK) && PQntuples(r) > 0)
+            out = strdup(PQgetvalue(r, 0, 0));
+        else if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            out = strdup("");
+        PQclear(r);
+    }
+    PQfinish(c);
+    return out;
+}
