@@ -43,6 +43,16 @@ die_log() {
 
 now_ms() { date +%s%3N; }
 
+# PGCLUSTER_VERBOSE=1: how long each step of start took.
+step_t=$(now_ms)
+step() {
+    local t
+    t=$(now_ms)
+    [ "${PGCLUSTER_VERBOSE:-0}" = 1 ] && log "  $((t - step_t)) ms: $*"
+    step_t=$t
+    return 0
+}
+
 # ---- locating PostgreSQL ---------------------------------------------------
 
 find_bindir() {
@@ -337,10 +347,12 @@ cmd_start() {
         fresh=1
         rm -rf "$DIR/primary" "$DIR/replica"
         init_primary
+        step initdb
     fi
     mkdir -p "$DIR/run"
     [ "$(id -u)" = 0 ] && chown postgres: "$DIR/run"
     start_node primary "$pport"
+    step start primary
 
     have=$(QDB=postgres q primary "SELECT 1 FROM pg_database WHERE datname = '$DB'") ||
         die_log primary "primary not answering"
@@ -349,15 +361,19 @@ cmd_start() {
     fi
     sh "$top_srcdir/sql/migrate.sh" "postgresql://postgres@127.0.0.1:$(node_port primary)/$DB" >&2 ||
         die "migrations failed"
+    step createdb + migrate
 
     if [ ! -f "$DIR/replica/PG_VERSION" ]; then
         rm -rf "$DIR/replica"
         make_replica "$rport"
+        step pg_basebackup
     else
         follow_primary
     fi
     start_node replica "$rport"
+    step start replica
     wait_replay
+    step wait-replay
     write_env
     [ "$(id -u)" = 0 ] && chown postgres: "$DIR/env"
     log "$([ "$fresh" = 1 ] && echo created || echo reused) $DIR: primary 127.0.0.1:$(node_port primary), replica 127.0.0.1:$(node_port replica), in $(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.2f", ms / 1000 }') s"
