@@ -428,15 +428,16 @@ start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 stop-node) stop_node "$(node_arg "${1:-}")" ;;
 start-node)
+    # Same port as before: the processes under test hold URLs with it.
     node=$(node_arg "${1:-}")
-    start_node "$node"
+    start_node "$node" "$(node_port "$node")"
     [ "$node" = replica ] || follow_primary
     write_env
     ;;
 restart-node)
     node=$(node_arg "${1:-}")
     stop_node "$node"
-    start_node "$node"
+    start_node "$node" "$(node_port "$node")"
     [ "$node" = replica ] || follow_primary
     write_env
     ;;
