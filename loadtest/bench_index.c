@@ -1,0 +1,2 @@
+/* bench_index.c — placeholder */
+int main(void) { return 0; }

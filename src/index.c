@@ -1,0 +1,968 @@
+/* index.c — the spatial index: storage, bulk load, versioned writes, and the
+ * best-first search engine both index kinds share. */
+#include "index_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+/* ---------------------------------------------------------------- ids */
+
+#define MAP_EMPTY INT64_MIN
+#define MAP_TOMB (UINT64_C(1) << 63)
+
+/* A live id maps to its packed location, which is enough to find its
+ * record again by key even after a merge moved it; lat is offset to be
+ * non-negative so bit 63 is free to mark a tombstone. */
+static uint64_t loc_pack(int32_t lat, int32_t lng)
+{
+    return (uint64_t)(uint32_t)(lat + 900000000) << 32 | (uint32_t)lng;
+}
+
+static void loc_unpack(uint64_t v, int32_t *lat, int32_t *lng)
+{
+    *lat = (int32_t)(uint32_t)(v >> 32) - 900000000;
+    *lng = (int32_t)(uint32_t)v;
+}
+
+static size_t map_home(const index_idmap_t *m, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 31;
+    /* Multiply-shift range reduction lets the table size be any number,
+     * so the load factor stays near 0.75 instead of doubling memory. */
+    return (size_t)(((unsigned __int128)h * m->cap) >> 64);
+}
+
+/* Bucket of id, or of the empty bucket where it would go. */
+static size_t map_probe(const index_idmap_t *m, int64_t id)
+{
+    size_t i = map_home(m, id);
+    while (m->ids[i] != MAP_EMPTY && m->ids[i] != id)
+        i = i + 1 == m->cap ? 0 : i + 1;
+    return i;
+}
+
+static void map_alloc(index_idmap_t *m, size_t cap)
+{
+    m->cap = cap < 16 ? 16 : cap;
+    m->ids = xmalloc(m->cap * sizeof *m->ids);
+    m->vals = xmalloc(m->cap * sizeof *m->vals);
+    for (size_t i = 0; i < m->cap; i++)
+        m->ids[i] = MAP_EMPTY;
+    m->used = m->tombstones = 0;
+}
+
+static void map_free(index_idmap_t *m)
+{
+    free(m->ids);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* Rehashes into a table of cap buckets, dropping tombstones <= drop_upto. */
+static void map_rehash(index_idmap_t *m, size_t cap, int64_t drop_upto)
+{
+    index_idmap_t old = *m;
+    map_alloc(m, cap);
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.ids[i] == MAP_EMPTY)
+            continue;
+        if ((old.vals[i] & MAP_TOMB) && (int64_t)(old.vals[i] & ~MAP_TOMB) <= drop_upto)
+            continue;
+        size_t j = map_probe(m, old.ids[i]);
+        m->ids[j] = old.ids[i];
+        m->vals[j] = old.vals[i];
+        m->used++;
+        m->tombstones += (old.vals[i] & MAP_TOMB) != 0;
+    }
+    map_free(&old);
+}
+
+/* Bucket for id, inserting it (value unset) if absent; *fresh says which. */
+static size_t map_upsert_bucket(index_idmap_t *m, int64_t id, bool *fresh)
+{
+    if ((m->used + 1) * 4 > m->cap * 3)
+        map_rehash(m, m->cap * 2, INT64_MIN);
+    size_t i = map_probe(m, id);
+    *fresh = m->ids[i] == MAP_EMPTY;
+    if (*fresh) {
+        m->ids[i] = id;
+        m->used++;
+    }
+    return i;
+}
+
+/* ---------------------------------------------------------------- kinds */
+
+int index_kind_parse(const char *s, index_kind_t *kind)
+{
+    if (strcmp(s, "geohash") == 0)
+        *kind = INDEX_GEOHASH;
+    else if (strcmp(s, "quadtree") == 0)
+        *kind = INDEX_QUADTREE;
+    else
+        return -1;
+    return 0;
+}
+
+const char *index_kind_name(index_kind_t kind)
+{
+    return kind == INDEX_QUADTREE ? "quadtree" : "geohash";
+}
+
+index_kind_t index_kind(const index_t *ix)
+{
+    return ix->kind;
+}
+
+/* ---------------------------------------------------------------- base */
+
+static index_base_t *base_new(size_t n, index_kind_t kind, unsigned leaf)
+{
+    index_base_t *b = xcalloc(1, sizeof *b);
+    b->n = n;
+    b->recs = xmalloc((n ? n : 1) * sizeof *b->recs);
+    (void)kind;
+    (void)leaf;
+    return b;
+}
+
+static void base_free(index_base_t *b)
+{
+    if (b == NULL)
+        return;
+    free(b->recs);
+    free(b->deleted);
+    free(b->nodes);
+    free(b);
+}
+
+size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t key)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (index_rec_key(&recs[mid]) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Position of the live record of id at (lat, lng) in recs, or SIZE_MAX. */
+static size_t find_rec(const index_rec_t *recs, size_t n, int32_t lat, int32_t lng, int64_t id)
+{
+    uint64_t key = geohash_key(lat, lng);
+    for (size_t i = index_lower_bound(recs, 0, n, key); i < n && index_rec_key(&recs[i]) == key; i++)
+        if (recs[i].id == id && recs[i].version != INDEX_DELETED)
+            return i;
+    return SIZE_MAX;
+}
+
+static size_t delta_limit_for(const index_t *ix, size_t n)
+{
+    if (ix->delta_option)
+        return ix->delta_option;
+    /* Big enough that merges (a full copy of the base) are rare, small
+     * enough that one insertion's memmove stays a few microseconds. */
+    size_t d = n / 128;
+    return d < 1024 ? 1024 : d > 65536 ? 65536 : d;
+}
+
+index_t *index_new(index_kind_t kind, const index_options_t *opt)
+{
+    index_t *ix = xcalloc(1, sizeof *ix);
+    pthread_rwlockattr_t attr;
+
+    ix->kind = kind;
+    ix->leaf_capacity = opt && opt->leaf_capacity ? opt->leaf_capacity : 32;
+    ix->delta_option = opt ? opt->delta_capacity : 0;
+    /* Writer preference: a stream of searches must not starve the writer,
+     * whose critical sections are tiny anyway. */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ix->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&ix->wlock, NULL);
+    ix->base = base_new(0, kind, ix->leaf_capacity);
+    if (kind == INDEX_QUADTREE)
+        index_qt_build(ix->base, ix->leaf_capacity);
+    ix->delta_limit = delta_limit_for(ix, 0);
+    map_alloc(&ix->map, 16);
+    atomic_init(&ix->refs, 1);
+    return ix;
+}
+
+void index_free(index_t *ix)
+{
+    if (ix == NULL)
+        return;
+    base_free(ix->base);
+    free(ix->delta);
+    map_free(&ix->map);
+    pthread_rwlock_destroy(&ix->lock);
+    pthread_mutex_destroy(&ix->wlock);
+    free(ix);
+}
+
+/* ---------------------------------------------------------------- build */
+
+typedef struct {
+    uint64_t key;
+    uint64_t idx;
+} keyidx_t;
+
+static int keyidx_cmp(const void *a, const void *b)
+{
+    const keyidx_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sorts a[0..n) by key, stably; 16-bit LSD radix passes, skipping passes
+ * where every key has the same digit (common: data covers a few areas). */
+static void sort_keys(keyidx_t *a, size_t n)
+{
+    if (n < 4096) {
+        qsort(a, n, sizeof *a, keyidx_cmp);
+        return;
+    }
+    keyidx_t *tmp = xmalloc(n * sizeof *tmp), *src = a, *dst = tmp;
+    size_t *cnt = xmalloc(65536 * sizeof *cnt);
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i].key >> shift) & 0xFFFF]++;
+        if (cnt[(src[0].key >> shift) & 0xFFFF] == n)
+            continue;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i].key >> shift) & 0xFFFF]++] = src[i];
+        keyidx_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(cnt);
+    free(tmp);
+}
+
+static bool point_valid(const index_point_t *p)
+{
+    return p->id != INT64_MIN && p->version >= 0 && geo_valid(p->lat, p->lng);
+}
+
+/* For ids that occur more than once, marks all but the newest in drop. */
+static void drop_duplicates(const index_point_t *pts, size_t n, index_idmap_t *map,
+                            const int64_t *dups, size_t ndups, uint8_t *drop)
+{
+    index_idmap_t best;
+    map_alloc(&best, ndups * 2 + 16);
+    for (size_t i = 0; i < ndups; i++) {
+        bool fresh;
+        size_t b = map_upsert_bucket(&best, dups[i], &fresh);
+        if (fresh)
+            best.vals[b] = UINT64_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t b = map_probe(&best, pts[i].id);
+        if (best.ids[b] == MAP_EMPTY)
+            continue;
+        size_t cur = (size_t)best.vals[b];
+        if (cur == SIZE_MAX || pts[i].version > pts[cur].version) {
+            if (cur != SIZE_MAX)
+                drop[cur / 8] |= (uint8_t)(1u << (cur % 8));
+            best.vals[b] = i;
+        } else {
+            drop[i / 8] |= (uint8_t)(1u << (i % 8));
+        }
+    }
+    for (size_t b = 0; b < best.cap; b++) {
+        if (best.ids[b] == MAP_EMPTY)
+            continue;
+        const index_point_t *w = &pts[best.vals[b]];
+        map->vals[map_probe(map, w->id)] = loc_pack(geo_coord_encode(w->lat), geo_coord_encode(w->lng));
+    }
+    map_free(&best);
+}
+
+int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size_t errlen)
+{
+    int64_t *dups = NULL;
+    size_t ndups = 0, dups_cap = 0, live = 0;
+    uint8_t *drop = NULL;
+    keyidx_t *keys = NULL;
+
+    pthread_mutex_lock(&ix->wlock);
+    if (ix->base->n || ix->ndelta || ix->map.used) {
+        snprintf(err, errlen, "index_build: index is not empty");
+        goto fail;
+    }
+    if (n >= UINT32_MAX) {
+        snprintf(err, errlen, "index_build: too many points (%zu)", n);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!point_valid(&pts[i])) {
+            snprintf(err, errlen, "index_build: point %zu (id %lld) is invalid", i,
+                     (long long)pts[i].id);
+            goto fail;
+        }
+    }
+
+    map_free(&ix->map);
+    map_alloc(&ix->map, n + n / 3 + 16);
+    for (size_t i = 0; i < n; i++) {
+        /* Hash buckets are random accesses into a big table: prefetch a
+         * few points ahead so the misses overlap. */
+        if (i + 8 < n)
+            __builtin_prefetch(&ix->map.ids[map_home(&ix->map, pts[i + 8].id)]);
+        bool fresh;
+        size_t b = map_upsert_bucket(&ix->map, pts[i].id, &fresh);
+        if (fresh) {
+            ix->map.vals[b] = loc_pack(geo_coord_encode(pts[i].lat), geo_coord_encode(pts[i].lng));
+        } else {
+            if (ndups == dups_cap) {
+                dups_cap = dups_cap ? dups_cap * 2 : 64;
+                dups = xrealloc(dups, dups_cap * sizeof *dups);
+            }
+            dups[ndups++] = pts[i].id;
+        }
+    }
+    if (ndups) {
+        drop = xcalloc(n / 8 + 1, 1);
+        drop_duplicates(pts, n, &ix->map, dups, ndups, drop);
+    }
+
+    keys = xmalloc((n ? n : 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        if (drop && (drop[i / 8] >> (i % 8) & 1))
+            continue;
+        keys[live].key = geohash_key(geo_coord_encode(pts[i].lat), geo_coord_encode(pts[i].lng));
+        keys[live++].idx = i;
+    }
+    sort_keys(keys, live);
+
+    index_base_t *nb = base_new(live, ix->kind, ix->leaf_capacity);
+    for (size_t i = 0; i < live; i++) {
+        const index_point_t *p = &pts[keys[i].idx];
+        index_rec_t *r = &nb->recs[i];
+        r->lat = geo_coord_encode(p->lat);
+        r->lng = geo_coord_encode(p->lng);
+        r->id = p->id;
+        r->cats = p->categories;
+        r->version = p->version;
+    }
+    if (ix->kind == INDEX_QUADTREE)
+        index_qt_build(nb, ix->leaf_capacity);
+
+    pthread_rwlock_wrlock(&ix->lock);
+    index_base_t *old = ix->base;
+    ix->base = nb;
+    ix->delta_limit = delta_limit_for(ix, live);
+    ix->generation++;
+    pthread_rwlock_unlock(&ix->lock);
+    pthread_mutex_unlock(&ix->wlock);
+    base_free(old);
+    free(keys);
+    free(drop);
+    free(dups);
+    return 0;
+
+fail:
+    pthread_mutex_unlock(&ix->wlock);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* Builds base + delta into a new base beside the old one (searches go on
+ * meanwhile), then swaps it in. Caller holds wlock. */
+static void merge_delta(index_t *ix)
+{
+    index_base_t *b = ix->base;
+    index_base_t *nb = base_new(b->n - b->ndeleted + ix->ndelta, ix->kind, ix->leaf_capacity);
+    size_t i = 0, j = 0, k = 0;
+
+    while (i < b->n || j < ix->ndelta) {
+        if (i < b->n && b->recs[i].version == INDEX_DELETED) {
+            i++;
+            continue;
+        }
+        if (j == ix->ndelta ||
+            (i < b->n && index_rec_key(&b->recs[i]) <= index_rec_key(&ix->delta[j])))
+            nb->recs[k++] = b->recs[i++];
+        else
+            nb->recs[k++] = ix->delta[j++];
+    }
+    if (ix->kind == INDEX_QUADTREE)
+        index_qt_build(nb, ix->leaf_capacity);
+
+    pthread_rwlock_wrlock(&ix->lock);
+    ix->base = nb;
+    ix->ndelta = 0;
+    ix->delta_limit = delta_limit_for(ix, nb->n);
+    pthread_rwlock_unlock(&ix->lock);
+    base_free(b);
+}
+
+/* Marks base record pos superseded. Caller holds the write lock. */
+static void base_delete(index_t *ix, size_t pos)
+{
+    index_base_t *b = ix->base;
+    b->recs[pos].version = INDEX_DELETED;
+    if (b->ndeleted == b->deleted_cap) {
+        b->deleted_cap = b->deleted_cap ? b->deleted_cap * 2 : 64;
+        b->deleted = xrealloc(b->deleted, b->deleted_cap * sizeof *b->deleted);
+    }
+    size_t lo = 0, hi = b->ndeleted;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (b->deleted[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&b->deleted[lo + 1], &b->deleted[lo], (b->ndeleted - lo) * sizeof *b->deleted);
+    b->deleted[lo] = (uint32_t)pos;
+    b->ndeleted++;
+    if (b->nodes)
+        index_qt_mark_deleted(b, pos);
+}
+
+/* Removes the old record of an id (if any) and inserts nr (if non-NULL)
+ * into the delta: the one small change done under the write lock. */
+static void apply_change(index_t *ix, size_t bpos, size_t dpos, const index_rec_t *nr)
+{
+    if (nr && ix->ndelta == ix->delta_alloc) {
+        /* Grow before locking; searches never see delta_alloc. */
+        size_t cap = ix->delta_alloc ? ix->delta_alloc * 2 : 64;
+        index_rec_t *nd = xmalloc(cap * sizeof *nd);
+        pthread_rwlock_wrlock(&ix->lock);
+        memcpy(nd, ix->delta, ix->ndelta * sizeof *nd);
+        free(ix->delta);
+        ix->delta = nd;
+        ix->delta_alloc = cap;
+        pthread_rwlock_unlock(&ix->lock);
+    }
+    pthread_rwlock_wrlock(&ix->lock);
+    if (bpos != SIZE_MAX)
+        base_delete(ix, bpos);
+    if (dpos != SIZE_MAX) {
+        memmove(&ix->delta[dpos], &ix->delta[dpos + 1], (ix->ndelta - dpos - 1) * sizeof *ix->delta);
+        ix->ndelta--;
+    }
+    if (nr) {
+        uint64_t key = index_rec_key(nr);
+        size_t at = index_lower_bound(ix->delta, 0, ix->ndelta, key);
+        memmove(&ix->delta[at + 1], &ix->delta[at], (ix->ndelta - at) * sizeof *ix->delta);
+        ix->delta[at] = *nr;
+        ix->ndelta++;
+    }
+    ix->generation++;
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+/* Looks up the live record of a map value: its version and where it is. */
+static int64_t locate(const index_t *ix, int64_t id, uint64_t val, size_t *bpos, size_t *dpos)
+{
+    int32_t lat, lng;
+    loc_unpack(val, &lat, &lng);
+    *bpos = find_rec(ix->base->recs, ix->base->n, lat, lng, id);
+    if (*bpos != SIZE_MAX) {
+        *dpos = SIZE_MAX;
+        return ix->base->recs[*bpos].version;
+    }
+    *dpos = find_rec(ix->delta, ix->ndelta, lat, lng, id);
+    if (*dpos == SIZE_MAX)
+        abort(); /* the id map and the records disagree: a bug, not data */
+    return ix->delta[*dpos].version;
+}
+
+static void maybe_merge(index_t *ix)
+{
+    if (ix->ndelta + ix->base->ndeleted > ix->delta_limit)
+        merge_delta(ix);
+}
+
+bool index_upsert(index_t *ix, const index_point_t *p)
+{
+    if (!point_valid(p))
+        return false;
+    index_rec_t nr = {geo_coord_encode(p->lat), geo_coord_encode(p->lng), p->id, p->categories,
+                      p->version};
+    size_t bpos = SIZE_MAX, dpos = SIZE_MAX;
+    bool fresh;
+
+    pthread_mutex_lock(&ix->wlock);
+    size_t b = map_upsert_bucket(&ix->map, p->id, &fresh);
+    if (!fresh) {
+        uint64_t v = ix->map.vals[b];
+        int64_t held = (v & MAP_TOMB) ? (int64_t)(v & ~MAP_TOMB) : locate(ix, p->id, v, &bpos, &dpos);
+        if (p->version <= held) {
+            pthread_mutex_unlock(&ix->wlock);
+            return false;
+        }
+        if (v & MAP_TOMB)
+            ix->map.tombstones--;
+    }
+    apply_change(ix, bpos, dpos, &nr);
+    ix->map.vals[b] = loc_pack(nr.lat, nr.lng);
+    maybe_merge(ix);
+    pthread_mutex_unlock(&ix->wlock);
+    return true;
+}
+
+bool index_remove(index_t *ix, int64_t id, int64_t version)
+{
+    if (id == INT64_MIN || version < 0)
+        return false;
+    size_t bpos = SIZE_MAX, dpos = SIZE_MAX;
+    bool fresh;
+
+    pthread_mutex_lock(&ix->wlock);
+    size_t b = map_upsert_bucket(&ix->map, id, &fresh);
+    if (!fresh) {
+        uint64_t v = ix->map.vals[b];
+        int64_t held = (v & MAP_TOMB) ? (int64_t)(v & ~MAP_TOMB) : locate(ix, id, v, &bpos, &dpos);
+        if (version <= held) {
+            pthread_mutex_unlock(&ix->wlock);
+            return false;
+        }
+        if (v & MAP_TOMB)
+            ix->map.tombstones--;
+    }
+    if (bpos != SIZE_MAX || dpos != SIZE_MAX)
+        apply_change(ix, bpos, dpos, NULL);
+    ix->map.vals[b] = MAP_TOMB | (uint64_t)version;
+    ix->map.tombstones++;
+    maybe_merge(ix);
+    pthread_mutex_unlock(&ix->wlock);
+    return true;
+}
+
+size_t index_forget_tombstones(index_t *ix, int64_t upto)
+{
+    pthread_mutex_lock(&ix->wlock);
+    size_t before = ix->map.tombstones;
+    size_t live = ix->map.used - ix->map.tombstones;
+    map_rehash(&ix->map, live + live / 3 + 16 > ix->map.cap ? live + live / 3 + 16 : ix->map.cap, upto);
+    size_t gone = before - ix->map.tombstones;
+    pthread_mutex_unlock(&ix->wlock);
+    return gone;
+}
+
+bool index_get(index_t *ix, int64_t id, index_point_t *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&ix->wlock);
+    size_t b = map_probe(&ix->map, id);
+    if (ix->map.ids[b] == id && !(ix->map.vals[b] & MAP_TOMB)) {
+        size_t bpos, dpos;
+        locate(ix, id, ix->map.vals[b], &bpos, &dpos);
+        const index_rec_t *r = bpos != SIZE_MAX ? &ix->base->recs[bpos] : &ix->delta[dpos];
+        out->id = r->id;
+        out->lat = geo_coord_decode(r->lat);
+        out->lng = geo_coord_decode(r->lng);
+        out->categories = r->cats;
+        out->version = r->version;
+        found = true;
+    }
+    pthread_mutex_unlock(&ix->wlock);
+    return found;
+}
+
+void index_stats(index_t *ix, index_stats_t *st)
+{
+    pthread_mutex_lock(&ix->wlock);
+    const index_base_t *b = ix->base;
+    st->count = b->n - b->ndeleted + ix->ndelta;
+    st->tombstones = ix->map.tombstones;
+    st->delta = ix->ndelta + b->ndeleted;
+    st->bytes_index = sizeof *ix + sizeof *b + b->n * sizeof *b->recs +
+                      b->deleted_cap * sizeof *b->deleted + b->nnodes * sizeof *b->nodes +
+                      ix->delta_alloc * sizeof *ix->delta;
+    st->bytes_idmap = ix->map.cap * (sizeof *ix->map.ids + sizeof *ix->map.vals);
+    st->generation = ix->generation;
+    pthread_mutex_unlock(&ix->wlock);
+}
+
+/* ---------------------------------------------------------------- engine */
+
+static bool hit_less(double d1, int64_t i1, double d2, int64_t i2)
+{
+    return d1 < d2 || (d1 == d2 && i1 < i2);
+}
+
+static bool hit_lt(const index_hit_t *a, const index_hit_t *b)
+{
+    return hit_less(a->distance_m, a->id, b->distance_m, b->id);
+}
+
+/* Thresholds on h with slack: a point's h and a bound's h come from
+ * different arithmetic and differ by ~1e-16 (angle rounding); 1e-14 keeps
+ * every decision on the safe side yet is below a millimetre at 500 m. Near
+ * the antipode h resolves only ~1 mm, so the slack must live in h, not in
+ * metres. */
+static double h_up(double meters)
+{
+    double h = geo_h_of_distance(meters);
+    return h + 1e-14 + h * 1e-12;
+}
+
+static double h_down(double meters)
+{
+    double h = geo_h_of_distance(meters);
+    return h - 1e-14 - h * 1e-12;
+}
+
+static void heap_down(index_hit_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && hit_lt(&h[m], &h[l]))
+            m = l;
+        if (r < n && hit_lt(&h[m], &h[r]))
+            m = r;
+        if (m == i)
+            return;
+        index_hit_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void offer_hit(index_search_t *s, const index_rec_t *r, double d, double lat, double lng)
+{
+    index_hit_t hit = {r->id, d, lat, lng, r->cats, r->version};
+    if (s->nhits < s->limit) {
+        size_t i = s->nhits++;
+        s->hits[i] = hit;
+        while (i > 0 && hit_lt(&s->hits[(i - 1) / 2], &s->hits[i])) {
+            index_hit_t t = s->hits[i];
+            s->hits[i] = s->hits[(i - 1) / 2];
+            s->hits[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+    } else if (hit_lt(&hit, &s->hits[0])) {
+        s->hits[0] = hit;
+        heap_down(s->hits, s->nhits, 0);
+    } else {
+        return;
+    }
+    if (s->nhits == s->limit) {
+        s->kth_h_hi = h_up(s->hits[0].distance_m);
+    }
+}
+
+static bool cell_before(const index_cell_t *a, const index_cell_t *b)
+{
+    return a->lb < b->lb;
+}
+
+static void pq_push(index_search_t *s, const index_cell_t *c)
+{
+    if (s->npq == s->pq_cap) {
+        size_t cap = s->pq_cap * 2;
+        index_cell_t *n = xmalloc(cap * sizeof *n);
+        memcpy(n, s->pq, s->npq * sizeof *n);
+        if (s->pq_cap > 256) /* the first 256 live on the caller's stack */
+            free(s->pq);
+        s->pq = n;
+        s->pq_cap = cap;
+    }
+    size_t i = s->npq++;
+    while (i > 0 && cell_before(c, &s->pq[(i - 1) / 2])) {
+        s->pq[i] = s->pq[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->pq[i] = *c;
+}
+
+static index_cell_t pq_pop(index_search_t *s)
+{
+    index_cell_t top = s->pq[0], last = s->pq[--s->npq];
+    size_t i = 0, n = s->npq;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = l;
+        if (l >= n)
+            break;
+        if (r < n && cell_before(&s->pq[r], &s->pq[l]))
+            m = r;
+        if (!cell_before(&s->pq[m], &last))
+            break;
+        s->pq[i] = s->pq[m];
+        i = m;
+    }
+    if (n)
+        s->pq[i] = last;
+    return top;
+}
+
+void index_engine_push(index_search_t *s, index_cell_t *c)
+{
+    geo_rect_t r;
+    if (c->begin >= c->end)
+        return;
+    geohash_cell_rect((geohash_cell_t){c->bits, c->nbits}, &r);
+    c->lb = geo_rect_min_h(&s->o, &r);
+    if (c->lb > s->h_out)
+        return;
+    c->ub = s->bounded && c->lb <= s->h_in ? geo_rect_max_h(&s->o, &r) : 2.0;
+    pq_push(s, c);
+}
+
+uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint32_t end)
+{
+    if (!s->filter) {
+        /* Deleted positions are sorted: two binary searches. */
+        size_t lo = 0, hi = s->ndeleted, a, b;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (s->deleted[mid] < begin)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        a = lo;
+        hi = s->ndeleted;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (s->deleted[mid] < end)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        b = lo;
+        return (end - begin) - (b - a);
+    }
+    uint64_t n = 0;
+    for (uint32_t i = begin; i < end; i++)
+        n += s->recs[i].version != INDEX_DELETED && (s->recs[i].cats & s->filter);
+    return n;
+}
+
+/* Checks every record of c: exact distance where the cell straddles the
+ * circle, then the total and the candidate hits. */
+static void visit(index_search_t *s, const index_cell_t *c, bool inside)
+{
+    for (uint32_t i = c->begin; i < c->end; i++) {
+        const index_rec_t *r = &s->recs[i];
+        if (r->version == INDEX_DELETED || (s->filter && !(r->cats & s->filter)))
+            continue;
+        double lat = geo_coord_decode(r->lat), lng = geo_coord_decode(r->lng);
+        double h = geo_h_from(&s->o, lat, lng), d = -1.0;
+        if (!inside) {
+            if (h > s->h_pt_hi)
+                continue;
+            /* Only points within rounding distance of the circle pay for
+             * the asin; the decision is then the exact distance test. */
+            if (h >= s->h_pt_lo) {
+                d = geo_distance_of_h(h);
+                if (d > s->radius_m)
+                    continue;
+            }
+        }
+        s->total++;
+        if ((s->nhits == s->limit && h > s->kth_h_hi) || (s->has_after && h < s->after_h_lo))
+            continue;
+        if (d < 0)
+            d = geo_distance_of_h(h);
+        if (s->has_after && !hit_less(s->after_d, s->after_id, d, r->id))
+            continue;
+        offer_hit(s, r, d, lat, lng);
+    }
+}
+
+/* Best-first over the cells of the current run: nearest cells first, so
+ * the hits fill early and far cells wholly inside the circle are counted
+ * without being visited. */
+static void engine_run(index_search_t *s)
+{
+    while (s->npq) {
+        index_cell_t c = pq_pop(s);
+        bool useless = (s->nhits == s->limit && c.lb > s->kth_h_hi) ||
+                       (s->has_after && c.ub < s->after_h_lo);
+        if (useless && !s->count_total) {
+            if (s->nhits == s->limit && c.lb > s->kth_h_hi)
+                break; /* every later cell is at least as far */
+            continue;
+        }
+        bool inside = !s->bounded || c.ub <= s->h_in;
+        if (useless && inside) {
+            s->total += s->nodes ? index_qt_count(s, c.node) : index_engine_count_range(s, c.begin, c.end);
+            continue;
+        }
+        if (s->nodes) {
+            if (s->nodes[c.node].child) {
+                index_qt_split(s, &c);
+                continue;
+            }
+        } else if (c.end - c.begin > s->leaf && c.nbits < 64) {
+            index_gh_split(s, &c);
+            continue;
+        }
+        visit(s, &c, inside);
+    }
+}
+
+static int check_query(const index_query_t *q, const index_hit_t *hits, bool radius, char *err,
+                       size_t errlen)
+{
+    if (!geo_valid(q->lat, q->lng)) {
+        snprintf(err, errlen, "latitude/longitude out of range");
+        return -1;
+    }
+    if (radius && !(q->radius_m >= 0.0 && q->radius_m < INFINITY)) {
+        snprintf(err, errlen, "radius must be a non-negative number of metres");
+        return -1;
+    }
+    if (q->limit && hits == NULL) {
+        snprintf(err, errlen, "no room for hits");
+        return -1;
+    }
+    if (q->has_after && !(q->after_distance_m >= 0.0 && q->after_distance_m < INFINITY)) {
+        snprintf(err, errlen, "invalid resume distance");
+        return -1;
+    }
+    return 0;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    return hit_lt(a, b) ? -1 : hit_lt(b, a) ? 1 : 0;
+}
+
+/* Runs one search over the base and the delta; caller holds the read lock. */
+static void search_runs(index_t *ix, index_search_t *s)
+{
+    const index_base_t *b = ix->base;
+
+    s->recs = b->recs;
+    s->nrecs = b->n;
+    s->deleted = b->deleted;
+    s->ndeleted = b->ndeleted;
+    s->nodes = ix->kind == INDEX_QUADTREE ? b->nodes : NULL;
+    if (s->nodes)
+        index_qt_seed(s);
+    else
+        index_gh_seed(s);
+    engine_run(s);
+
+    if (ix->ndelta) {
+        s->recs = ix->delta;
+        s->nrecs = ix->ndelta;
+        s->deleted = NULL;
+        s->ndeleted = 0;
+        s->nodes = NULL;
+        s->npq = 0;
+        index_gh_seed(s);
+        engine_run(s);
+    }
+}
+
+static void search_init(index_search_t *s, const index_query_t *q, index_hit_t *hits,
+                        index_cell_t *pq, size_t pq_cap)
+{
+    memset(s, 0, sizeof *s);
+    geo_origin_init(&s->o, q->lat, q->lng);
+    s->filter = q->categories;
+    s->leaf = 32;
+    s->hits = hits;
+    s->limit = q->limit;
+    /* With no room for hits every cell is count-only from the start. */
+    s->kth_h_hi = q->limit ? 2.0 : -1.0;
+    s->has_after = q->has_after;
+    if (q->has_after) {
+        s->after_d = q->after_distance_m;
+        s->after_id = q->after_id;
+        s->after_h_lo = h_down(q->after_distance_m);
+    }
+    s->pq = pq;
+    s->pq_cap = pq_cap;
+}
+
+static void search_done(index_search_t *s, size_t *nhits)
+{
+    if (s->pq_cap > 256)
+        free(s->pq);
+    qsort(s->hits, s->nhits, sizeof *s->hits, hit_cmp);
+    *nhits = s->nhits;
+}
+
+int index_search_radius(index_t *ix, const index_query_t *q, index_hit_t *hits, size_t *nhits,
+                        uint64_t *total, char *err, size_t errlen)
+{
+    index_cell_t pq[256];
+    index_search_t s;
+
+    if (check_query(q, hits, true, err, errlen) < 0)
+        return -1;
+    search_init(&s, q, hits, pq, 256);
+    s.bounded = true;
+    s.count_total = true;
+    s.radius_m = q->radius_m;
+    double h_r = geo_h_of_distance(q->radius_m);
+    s.h_in = h_down(q->radius_m);
+    s.h_out = h_up(q->radius_m);
+    s.h_pt_lo = h_r * (1.0 - 1e-9);
+    s.h_pt_hi = h_r * (1.0 + 1e-9);
+
+    pthread_rwlock_rdlock(&ix->lock);
+    search_runs(ix, &s);
+    pthread_rwlock_unlock(&ix->lock);
+
+    search_done(&s, nhits);
+    if (total)
+        *total = s.total;
+    return 0;
+}
+
+int index_search_nearest(index_t *ix, const index_query_t *q, index_hit_t *hits, size_t *nhits,
+                         uint64_t *total, char *err, size_t errlen)
+{
+    index_cell_t pq[256];
+    index_search_t s;
+
+    if (check_query(q, hits, false, err, errlen) < 0)
+        return -1;
+    search_init(&s, q, hits, pq, 256);
+    s.bounded = false;
+    s.count_total = false;
+    s.radius_m = GEO_MAX_DISTANCE_M;
+    s.h_in = s.h_out = s.h_pt_lo = s.h_pt_hi = 2.0;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    search_runs(ix, &s);
+    if (total) {
+        const index_base_t *b = ix->base;
+        if (!q->categories) {
+            *total = b->n - b->ndeleted + ix->ndelta;
+        } else {
+            s.recs = b->recs;
+            s.deleted = b->deleted;
+            s.ndeleted = b->ndeleted;
+            *total = ix->kind == INDEX_QUADTREE ? (s.nodes = b->nodes, index_qt_count(&s, 0))
+                                                : index_engine_count_range(&s, 0, (uint32_t)b->n);
+            s.recs = ix->delta;
+            s.deleted = NULL;
+            s.ndeleted = 0;
+            *total += index_engine_count_range(&s, 0, (uint32_t)ix->ndelta);
+        }
+    }
+    pthread_rwlock_unlock(&ix->lock);
+
+    search_done(&s, nhits);
+    return 0;
+}

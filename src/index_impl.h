@@ -1,0 +1,141 @@
+/* index_impl.h — private to index*.c: the record layout, the shared search
+ * engine's state and the hooks each index kind provides. */
+#ifndef PROXIMITY_INDEX_IMPL_H
+#define PROXIMITY_INDEX_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "geo.h"
+#include "geohash.h"
+#include "index.h"
+
+/* One point, 32 bytes: the whole per-point cost of the search structure. */
+typedef struct {
+    int32_t lat, lng; /* geo_coord_encode units */
+    int64_t id;
+    category_set_t cats;
+    int64_t version; /* INDEX_DELETED once superseded in the base */
+} index_rec_t;
+
+_Static_assert(sizeof(index_rec_t) == 32, "index_rec_t must stay 32 bytes");
+
+#define INDEX_DELETED INT64_MIN
+#define INDEX_NO_NODE UINT32_MAX
+
+/* A quadtree node: its points are recs[begin, end) of the base; its four
+ * children (key order) are nodes[child .. child+3], child 0 = leaf. The
+ * masks cover every point ever in the node: deleted points only make
+ * cat_or larger and cat_and smaller, which keeps both conservative. */
+typedef struct {
+    uint32_t begin, end, child, live;
+    category_set_t cat_or, cat_and;
+} index_qnode_t;
+
+/* The immutable-between-merges sorted part of an index. */
+typedef struct {
+    index_rec_t *recs; /* sorted by geohash_key */
+    size_t n;
+    uint32_t *deleted; /* sorted positions of superseded records */
+    size_t ndeleted, deleted_cap;
+    index_qnode_t *nodes; /* quadtree kind only; nodes[0] is the root */
+    size_t nnodes;
+} index_base_t;
+
+/* id → where the live record is (packed location) or a tombstone version. */
+typedef struct {
+    int64_t *ids;   /* INT64_MIN = empty bucket */
+    uint64_t *vals;
+    size_t cap, used, tombstones;
+} index_idmap_t;
+
+struct index {
+    index_kind_t kind;
+    unsigned leaf_capacity;
+    size_t delta_option;
+    pthread_rwlock_t lock;   /* searches: read; one small change: write */
+    pthread_mutex_t wlock;   /* serialises writers for the whole operation */
+    index_base_t *base;
+    index_rec_t *delta;      /* recent upserts, sorted by key, all live */
+    size_t ndelta, delta_alloc, delta_limit;
+    index_idmap_t map;
+    uint64_t generation;
+    atomic_uint_fast64_t refs; /* index_live.c reference count */
+};
+
+/* A search cell: a geohash cell, its record range in the current run and,
+ * for quadtree runs, its node; lb/ub bound the haversine term h. */
+typedef struct {
+    double lb, ub;
+    uint64_t bits;
+    uint32_t begin, end, node;
+    unsigned nbits;
+} index_cell_t;
+
+/* State of one search over one or more runs (base, then delta). */
+typedef struct {
+    const index_rec_t *recs;
+    size_t nrecs;
+    const uint32_t *deleted;
+    size_t ndeleted;
+    const index_qnode_t *nodes; /* NULL: run is searched as plain geohash */
+    unsigned leaf;              /* geohash runs: scan ranges this short */
+
+    geo_origin_t o;
+    double radius_m;
+    double h_in, h_out;         /* cell inside / outside thresholds */
+    double h_pt_lo, h_pt_hi;    /* point surely in / surely out */
+    category_set_t filter;
+    bool count_total, bounded;
+    uint64_t total;
+
+    bool has_after;
+    double after_d, after_h_lo;
+    int64_t after_id;
+
+    index_hit_t *hits; /* max-heap on (distance, id) of size <= limit */
+    size_t nhits, limit;
+    double kth_h_hi;   /* a cell with lb above this cannot improve the hits */
+
+    index_cell_t *pq; /* min-heap on lb */
+    size_t npq, pq_cap;
+} index_search_t;
+
+/* Engine (index.c): sets the bounds of c from its cell and pushes it unless
+ * it lies wholly outside the circle. */
+void index_engine_push(index_search_t *s, index_cell_t *c);
+
+/* Engine: live records of c that match the filter (count-only path). */
+uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint32_t end);
+
+/* First position in recs[lo, hi) whose key is >= key. */
+size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t key);
+
+/* Key of a record. */
+static inline uint64_t index_rec_key(const index_rec_t *r)
+{
+    return geohash_key(r->lat, r->lng);
+}
+
+/* Geohash kind (index_geohash.c): pushes the covering cells of the query. */
+void index_gh_seed(index_search_t *s);
+
+/* Geohash: pushes the four quarter cells of c. */
+void index_gh_split(index_search_t *s, const index_cell_t *c);
+
+/* Quadtree kind (index_quadtree.c): builds b->nodes over b->recs. */
+void index_qt_build(index_base_t *b, unsigned leaf_capacity);
+
+/* Quadtree: pushes the root. */
+void index_qt_seed(index_search_t *s);
+
+/* Quadtree: pushes the non-empty children of c. */
+void index_qt_split(index_search_t *s, const index_cell_t *c);
+
+/* Quadtree: live points of c's node matching the filter, using the masks. */
+uint64_t index_qt_count(const index_search_t *s, uint32_t node);
+
+/* Quadtree: accounts for the deletion of base position pos. */
+void index_qt_mark_deleted(index_base_t *b, size_t pos);
+
+#endif

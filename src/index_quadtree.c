@@ -1,0 +1,130 @@
+/* index_quadtree.c — the quadtree index: an explicit PR-quadtree over the
+ * geohash-sorted records. Node regions are geohash cells of even depth, so
+ * a node's points are one contiguous range and a split is a key boundary. */
+#include "index_impl.h"
+
+#include <stdlib.h>
+
+#include "xalloc.h"
+
+typedef struct {
+    index_base_t *b;
+    size_t cap;
+    unsigned leaf;
+} qt_builder_t;
+
+static uint32_t alloc_children(qt_builder_t *q)
+{
+    if (q->b->nnodes + 4 > q->cap) {
+        q->cap = q->cap * 2 + 16;
+        q->b->nodes = xrealloc(q->b->nodes, q->cap * sizeof *q->b->nodes);
+    }
+    uint32_t first = (uint32_t)q->b->nnodes;
+    q->b->nnodes += 4;
+    return first;
+}
+
+/* Fills node ni (its begin/end already set) and its subtree. */
+static void build_node(qt_builder_t *q, uint32_t ni, uint64_t bits, unsigned nbits)
+{
+    index_qnode_t *nd = &q->b->nodes[ni];
+    uint32_t begin = nd->begin, end = nd->end;
+
+    nd->live = end - begin;
+    nd->cat_or = 0;
+    nd->cat_and = ~(category_set_t)0;
+    if (end - begin <= q->leaf || nbits >= 64) {
+        nd->child = 0;
+        for (uint32_t i = begin; i < end; i++) {
+            nd->cat_or |= q->b->recs[i].cats;
+            nd->cat_and &= q->b->recs[i].cats;
+        }
+        return;
+    }
+    uint32_t child = alloc_children(q), from = begin;
+    q->b->nodes[ni].child = child;
+    for (unsigned i = 0; i < 4; i++) {
+        index_qnode_t *c = &q->b->nodes[child + i];
+        c->begin = from;
+        if (i == 3) {
+            c->end = end;
+        } else {
+            geohash_cell_t next = {bits << 2 | (i + 1), nbits + 2};
+            c->end = (uint32_t)index_lower_bound(q->b->recs, from, end, geohash_cell_lo(next));
+        }
+        from = c->end;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        build_node(q, child + i, bits << 2 | i, nbits + 2);
+    /* Re-read: the recursion may have moved the node array. */
+    nd = &q->b->nodes[ni];
+    for (unsigned i = 0; i < 4; i++) {
+        nd->cat_or |= q->b->nodes[child + i].cat_or;
+        nd->cat_and &= q->b->nodes[child + i].cat_and;
+    }
+}
+
+void index_qt_build(index_base_t *b, unsigned leaf_capacity)
+{
+    qt_builder_t q = {b, b->n / leaf_capacity + 16, leaf_capacity};
+    free(b->nodes);
+    b->nodes = xmalloc(q.cap * sizeof *b->nodes);
+    b->nnodes = 1;
+    b->nodes[0].begin = 0;
+    b->nodes[0].end = (uint32_t)b->n;
+    build_node(&q, 0, 0, 0);
+    /* Give back the slack of the last doubling. */
+    b->nodes = xrealloc(b->nodes, b->nnodes * sizeof *b->nodes);
+}
+
+void index_qt_seed(index_search_t *s)
+{
+    const index_qnode_t *root = &s->nodes[0];
+    if (root->live == 0)
+        return;
+    index_cell_t c = {.bits = 0, .nbits = 0, .begin = root->begin, .end = root->end, .node = 0};
+    index_engine_push(s, &c);
+}
+
+void index_qt_split(index_search_t *s, const index_cell_t *c)
+{
+    uint32_t child = s->nodes[c->node].child;
+    for (unsigned i = 0; i < 4; i++) {
+        const index_qnode_t *nd = &s->nodes[child + i];
+        if (nd->live == 0 || (s->filter && !(nd->cat_or & s->filter)))
+            continue;
+        index_cell_t k = {.bits = c->bits << 2 | i, .nbits = c->nbits + 2, .begin = nd->begin,
+                          .end = nd->end, .node = child + i};
+        index_engine_push(s, &k);
+    }
+}
+
+uint64_t index_qt_count(const index_search_t *s, uint32_t node)
+{
+    const index_qnode_t *nd = &s->nodes[node];
+    if (!s->filter || (nd->cat_and & s->filter))
+        return nd->live; /* every live point matches */
+    if (!(nd->cat_or & s->filter) || nd->live == 0)
+        return 0;
+    if (nd->child == 0)
+        return index_engine_count_range(s, nd->begin, nd->end);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < 4; i++)
+        n += index_qt_count(s, nd->child + i);
+    return n;
+}
+
+void index_qt_mark_deleted(index_base_t *b, size_t pos)
+{
+    uint32_t ni = 0;
+    for (;;) {
+        index_qnode_t *nd = &b->nodes[ni];
+        nd->live--;
+        if (nd->child == 0)
+            return;
+        uint32_t c = nd->child;
+        while (b->nodes[c].end <= pos)
+            c++;
+        ni = c;
+    }
+}
