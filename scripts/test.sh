@@ -20,10 +20,10 @@ run_check() {
         make -j"$jobs" >/dev/null
         if ! make -j"$jobs" check; then
             # Show why, not just that: every failed test's log.
-            for f in $(find . -name '*.log' ! -name 'config.log' ! -name 'test-suite.log'); do
-                if grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
-                    echo "==== $f"
-                    tail -n 80 "$f"
+            find . -name '*.trs' -print | while read -r t; do
+                if grep -q -E '^:test-result: (FAIL|ERROR)' "$t"; then
+                    echo "==== ${t%.trs}.log"
+                    tail -n 80 "${t%.trs}.log"
                 fi
             done
             exit 1
