@@ -331,7 +331,7 @@ START_TEST(if_match_race)
         racer_t rs[4];
         pthread_t t[4];
         for (int i = 0; i < 4; i++) {
-            rs[i] = (racer_t){path, etag, i, 0};
+            rs[i] = (racer_t){.path = path, .if_match = etag, .index = i};
             pthread_create(&t[i], NULL, race_put, &rs[i]);
         }
         int ok = 0, refused = 0;
