@@ -137,6 +137,7 @@ static void base_free(index_base_t *b)
     free(b->recs);
     free(b->deleted);
     free(b->nodes);
+    free(b->sample);
     free(b);
 }
 
@@ -150,6 +151,33 @@ size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t
             hi = mid;
     }
     return lo;
+}
+
+/* Samples every INDEX_SAMPLE-th key of b (geohash kind). */
+static void base_sample(index_base_t *b)
+{
+    b->sample = xmalloc((b->n / INDEX_SAMPLE + 1) * sizeof *b->sample);
+    for (size_t j = 0; j * INDEX_SAMPLE < b->n; j++)
+        b->sample[j] = index_rec_key(&b->recs[j * INDEX_SAMPLE]);
+}
+
+size_t index_run_lower_bound(const index_search_t *s, size_t lo, size_t hi, uint64_t key)
+{
+    if (s->sample && hi - lo > 4 * INDEX_SAMPLE) {
+        /* Samples j in [a, b) sit at positions inside (lo, hi). */
+        size_t a = lo / INDEX_SAMPLE + 1, b = (hi - 1) / INDEX_SAMPLE + 1;
+        while (a < b) {
+            size_t m = a + (b - a) / 2;
+            if (s->sample[m] < key)
+                a = m + 1;
+            else
+                b = m;
+        }
+        size_t nlo = (a - 1) * INDEX_SAMPLE, nhi = a * INDEX_SAMPLE;
+        lo = nlo > lo ? nlo : lo;
+        hi = nhi < hi ? nhi : hi;
+    }
+    return index_lower_bound(s->recs, lo, hi, key);
 }
 
 /* Position of the live record of id at (lat, lng) in recs, or SIZE_MAX. */
@@ -365,6 +393,8 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
     }
     if (ix->kind == INDEX_QUADTREE)
         index_qt_build(nb, ix->leaf_capacity);
+    else
+        base_sample(nb);
 
     pthread_rwlock_wrlock(&ix->lock);
     index_base_t *old = ix->base;
@@ -407,6 +437,8 @@ static void merge_delta(index_t *ix)
     }
     if (ix->kind == INDEX_QUADTREE)
         index_qt_build(nb, ix->leaf_capacity);
+    else
+        base_sample(nb);
 
     pthread_rwlock_wrlock(&ix->lock);
     ix->base = nb;
@@ -449,7 +481,8 @@ static void apply_change(index_t *ix, size_t bpos, size_t dpos, const index_rec_
         size_t cap = ix->delta_alloc ? ix->delta_alloc * 2 : 64;
         index_rec_t *nd = xmalloc(cap * sizeof *nd);
         pthread_rwlock_wrlock(&ix->lock);
-        memcpy(nd, ix->delta, ix->ndelta * sizeof *nd);
+        if (ix->ndelta)
+            memcpy(nd, ix->delta, ix->ndelta * sizeof *nd);
         free(ix->delta);
         ix->delta = nd;
         ix->delta_alloc = cap;
@@ -591,6 +624,7 @@ void index_stats(index_t *ix, index_stats_t *st)
     st->delta = ix->ndelta + b->ndeleted;
     st->bytes_index = sizeof *ix + sizeof *b + b->n * sizeof *b->recs +
                       b->deleted_cap * sizeof *b->deleted + b->nnodes * sizeof *b->nodes +
+                      (b->sample ? (b->n / INDEX_SAMPLE + 1) * sizeof *b->sample : 0) +
                       ix->delta_alloc * sizeof *ix->delta;
     st->bytes_idmap = ix->map.cap * (sizeof *ix->map.ids + sizeof *ix->map.vals);
     st->generation = ix->generation;
@@ -753,8 +787,40 @@ uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint3
     return n;
 }
 
+/* h by short Taylor series, no libm call: for |Δφ| < 0.01 and |Δλ| < 0.05
+ * rad the truncation error is below 1e-12 relative (+1e-18), far inside
+ * the 1e-8 margins it is used with. Returns -1 when out of that range. */
+static double h_series(const index_search_t *s, double lat, double lng)
+{
+    double dlng = lng - s->o.lng;
+    if (dlng > 180.0)
+        dlng -= 360.0;
+    else if (dlng < -180.0)
+        dlng += 360.0;
+    double dphi = lat * GEO_DEG_TO_RAD - s->o.lat_rad, dl = dlng * GEO_DEG_TO_RAD;
+    if (fabs(dphi) >= 0.01 || fabs(dl) >= 0.05)
+        return -1.0;
+    double p2 = dphi * dphi, x2 = p2 * 0.25, y = dl * 0.5, y2 = y * y;
+    double s1 = 0.5 * dphi * (1.0 - x2 / 6.0 + x2 * x2 / 120.0);
+    double s2 = y * (1.0 - y2 / 6.0 + y2 * y2 / 120.0);
+    double cosd = 1.0 - p2 / 2.0 + p2 * p2 / 24.0 - p2 * p2 * p2 / 720.0;
+    double sind = dphi * (1.0 - p2 / 6.0 + p2 * p2 / 120.0);
+    double cos2 = s->o.cos_lat * cosd - s->sin_lat * sind;
+    return s1 * s1 + s->o.cos_lat * cos2 * s2 * s2;
+}
+
+/* True when h is surely above (sign 1) or below (sign -1) the threshold t
+ * judging by the series value a (-1 = unknown). */
+static bool series_beyond(double a, double t, int sign)
+{
+    if (a < 0.0)
+        return false;
+    return sign > 0 ? a > t * (1.0 + 1e-8) + 1e-17 : a < t * (1.0 - 1e-8) - 1e-17;
+}
+
 /* Checks every record of c: exact distance where the cell straddles the
- * circle, then the total and the candidate hits. */
+ * circle, then the total and the candidate hits. Most points are decided
+ * by the series; libm runs only near a threshold and for real hits. */
 static void visit(index_search_t *s, const index_cell_t *c, bool inside)
 {
     for (uint32_t i = c->begin; i < c->end; i++) {
@@ -762,8 +828,20 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
         if (r->version == INDEX_DELETED || (s->filter && !(r->cats & s->filter)))
             continue;
         double lat = geo_coord_decode(r->lat), lng = geo_coord_decode(r->lng);
+        double a = h_series(s, lat, lng);
+        if (!inside && series_beyond(a, s->h_pt_hi, 1))
+            continue;
+        bool in = inside || series_beyond(a, s->h_pt_lo, -1);
+        if (in && (s->nhits == s->limit || s->has_after)) {
+            /* Counted for sure; skip the libm work if it cannot be a hit. */
+            if ((s->nhits == s->limit && series_beyond(a, s->kth_h_hi, 1)) ||
+                (s->has_after && series_beyond(a, s->after_h_lo, -1))) {
+                s->total++;
+                continue;
+            }
+        }
         double h = geo_h_from(&s->o, lat, lng), d = -1.0;
-        if (!inside) {
+        if (!in) {
             if (h > s->h_pt_hi)
                 continue;
             /* Only points within rounding distance of the circle pay for
@@ -854,6 +932,7 @@ static void search_runs(index_t *ix, index_search_t *s)
     s->deleted = b->deleted;
     s->ndeleted = b->ndeleted;
     s->nodes = ix->kind == INDEX_QUADTREE ? b->nodes : NULL;
+    s->sample = b->sample;
     if (s->nodes)
         index_qt_seed(s);
     else
@@ -866,6 +945,7 @@ static void search_runs(index_t *ix, index_search_t *s)
         s->deleted = NULL;
         s->ndeleted = 0;
         s->nodes = NULL;
+        s->sample = NULL;
         s->npq = 0;
         index_gh_seed(s);
         engine_run(s);
@@ -877,6 +957,7 @@ static void search_init(index_search_t *s, const index_query_t *q, index_hit_t *
 {
     memset(s, 0, sizeof *s);
     geo_origin_init(&s->o, q->lat, q->lng);
+    s->sin_lat = sin(s->o.lat_rad);
     s->filter = q->categories;
     s->leaf = 32;
     s->hits = hits;

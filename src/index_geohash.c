@@ -23,9 +23,9 @@ void index_gh_seed(index_search_t *s)
     for (size_t i = 0; i < n; i++) {
         uint64_t hi = geohash_cell_hi(cells[i]);
         index_cell_t c = {.bits = cells[i].bits, .nbits = cells[i].nbits, .node = INDEX_NO_NODE};
-        c.begin = (uint32_t)index_lower_bound(s->recs, from, s->nrecs, geohash_cell_lo(cells[i]));
+        c.begin = (uint32_t)index_run_lower_bound(s, from, s->nrecs, geohash_cell_lo(cells[i]));
         c.end = hi == UINT64_MAX ? (uint32_t)s->nrecs
-                                 : (uint32_t)index_lower_bound(s->recs, c.begin, s->nrecs, hi + 1);
+                                 : (uint32_t)index_run_lower_bound(s, c.begin, s->nrecs, hi + 1);
         from = c.end;
         index_engine_push(s, &c);
     }
@@ -46,7 +46,7 @@ void index_gh_split(index_search_t *s, const index_cell_t *c)
             k.end = c->end;
         } else {
             geohash_cell_t next = {c->bits << step | (i + 1), c->nbits + step};
-            k.end = (uint32_t)index_lower_bound(s->recs, from, c->end, geohash_cell_lo(next));
+            k.end = (uint32_t)index_run_lower_bound(s, from, c->end, geohash_cell_lo(next));
         }
         from = k.end;
         index_engine_push(s, &k);

@@ -40,7 +40,12 @@ typedef struct {
     size_t ndeleted, deleted_cap;
     index_qnode_t *nodes; /* quadtree kind only; nodes[0] is the root */
     size_t nnodes;
+    uint64_t *sample; /* geohash kind: key of every INDEX_SAMPLE-th record */
 } index_base_t;
+
+/* A binary search over the sampled keys touches a dense 0.5 B/point array
+ * instead of a cache line of records per probe, then ends among 16. */
+#define INDEX_SAMPLE 16
 
 /* id → where the live record is (packed location) or a tombstone version. */
 typedef struct {
@@ -79,9 +84,11 @@ typedef struct {
     const uint32_t *deleted;
     size_t ndeleted;
     const index_qnode_t *nodes; /* NULL: run is searched as plain geohash */
+    const uint64_t *sample;     /* NULL: no sampled keys (the delta) */
     unsigned leaf;              /* geohash runs: scan ranges this short */
 
     geo_origin_t o;
+    double sin_lat;             /* of the origin, for the series path */
     double radius_m;
     double h_in, h_out;         /* cell inside / outside thresholds */
     double h_pt_lo, h_pt_hi;    /* point surely in / surely out */
@@ -110,6 +117,9 @@ uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint3
 
 /* First position in recs[lo, hi) whose key is >= key. */
 size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t key);
+
+/* First position in s->recs[lo, hi) whose key is >= key, using samples. */
+size_t index_run_lower_bound(const index_search_t *s, size_t lo, size_t hi, uint64_t key);
 
 /* Key of a record. */
 static inline uint64_t index_rec_key(const index_rec_t *r)
