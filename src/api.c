@@ -14,10 +14,12 @@ static void healthz(http_request_t *req, void *ctx)
 static void readyz(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
-    if (store_readable(app->store))
-        http_respond_json(req, 200, json_pack("{s:s}", "status", "ready"));
-    else
+    if (!searcher_ready(app->searcher))
+        http_respond_error(req, 503, "NOT_READY", NULL, "the search index is still being built");
+    else if (!store_readable(app->store))
         http_respond_error(req, 503, "NOT_READY", NULL, "no database server is reachable");
+    else
+        http_respond_json(req, 200, json_pack("{s:s}", "status", "ready"));
 }
 
 void api_store_error(http_request_t *req, const store_error_t *err)
@@ -45,6 +47,8 @@ void api_store_error(http_request_t *req, const store_error_t *err)
 static const http_route_t routes[] = {
     {"GET", "/healthz", healthz},
     {"GET", "/readyz", readyz},
+    {"GET", "/metrics", api_metrics},
+    {"GET", "/v1/search/nearby", api_search_nearby},
     {"POST", "/v1/businesses", api_business_create},
     {"GET", "/v1/businesses/{id}", api_business_get},
     {"PUT", "/v1/businesses/{id}", api_business_replace},

@@ -2,14 +2,21 @@
 #ifndef PROXIMITY_API_H
 #define PROXIMITY_API_H
 
+#include <stdatomic.h>
+
+#include "cache.h"
 #include "config.h"
 #include "http.h"
+#include "searcher.h"
 #include "store.h"
 
 /* What every handler gets as its context. */
 typedef struct app {
     const config_t *cfg;
     store_t *store;
+    searcher_t *searcher;
+    cache_t *cache;
+    atomic_ullong searches_index, searches_postgis, search_errors;
 } app_t;
 
 /* The route table (static storage), for http_server_start. */
@@ -21,6 +28,12 @@ void api_business_get(http_request_t *req, void *ctx);
 void api_business_replace(http_request_t *req, void *ctx);
 void api_business_patch(http_request_t *req, void *ctx);
 void api_business_delete(http_request_t *req, void *ctx);
+
+/* GET /v1/search/nearby (api_search.c). */
+void api_search_nearby(http_request_t *req, void *ctx);
+
+/* GET /metrics in Prometheus text format (api_metrics.c). */
+void api_metrics(http_request_t *req, void *ctx);
 
 /* Answers a store error: 503 when the database is unreachable or timed
  * out, 409 on a serialization conflict, 400 when the database refused the

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "business_store.h"
+#include "category.h"
 
 /* Until owner authentication exists (issue 9), every listing belongs to
  * this owner. */
@@ -79,6 +80,22 @@ static void respond_business(http_request_t *req, unsigned status, const busines
     http_respond_json(req, status, business_to_json(b));
 }
 
+/* A write that succeeded here is applied to this replica's cache and
+ * index at once, by version, so change events that follow are no-ops. */
+static void remember(app_t *app, const business_t *b)
+{
+    index_point_t p = {.id = b->id, .lat = b->latitude, .lng = b->longitude, .version = b->version};
+    for (int i = 0; i < b->ncategories; i++) {
+        int bit = category_lookup(b->categories[i], strlen(b->categories[i]));
+        if (bit >= 0)
+            p.categories |= (category_set_t)1 << bit;
+    }
+    searcher_upsert(app->searcher, &p);
+    size_t len;
+    char *json = business_store_json(b, &len);
+    cache_put(app->cache, b->id, b->version, json, len);
+}
+
 static void respond_invalid(http_request_t *req, const business_error_t *verr)
 {
     http_respond_error(req, 400, "VALIDATION_ERROR", verr->field[0] ? verr->field : NULL, "%s",
@@ -128,6 +145,7 @@ void api_business_create(http_request_t *req, void *ctx)
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
+    remember(app, &out);
     char location[64];
     snprintf(location, sizeof location, "/v1/businesses/%" PRId64, out.id);
     http_add_header(req, "Location", location);
@@ -150,11 +168,36 @@ void api_business_get(http_request_t *req, void *ctx)
                            "%s must be a token from an earlier write's response", token_header);
         return;
     }
-    business_store_result_t res = business_store_get(app->store, id, token, &b, &err);
-    if (!write_outcome(req, res, &err))
+    if (token != NULL) {
+        /* The client's own write must show: a node that has it, not the cache. */
+        business_store_result_t res = business_store_get(app->store, id, token, &b, &err);
+        if (!write_outcome(req, res, &err))
+            return;
+        remember(app, &b);
+        respond_business(req, 200, &b, NULL);
+        business_clear(&b);
         return;
-    respond_business(req, 200, &b, NULL);
-    business_clear(&b);
+    }
+    cache_entry_t *e = NULL;
+    char msg[256];
+    if (cache_get_many(app->cache, &id, NULL, 1, &e, msg, sizeof msg) != 0) {
+        err.kind = STORE_ERR_UNAVAILABLE;
+        err.sqlstate[0] = '\0';
+        snprintf(err.message, sizeof err.message, "%s", msg);
+        api_store_error(req, &err);
+        return;
+    }
+    if (e == NULL) {
+        http_respond_error(req, 404, "NOT_FOUND", NULL, "no business with id %s", req->params[0]);
+        return;
+    }
+    size_t len;
+    const char *json = cache_entry_json(e, &len);
+    char etag[32];
+    business_etag(cache_entry_version(e), etag, sizeof etag);
+    http_add_header(req, "ETag", etag);
+    http_respond_raw(req, 200, "application/json", json, len);
+    cache_entry_release(e);
 }
 
 void api_business_replace(http_request_t *req, void *ctx)
@@ -182,6 +225,7 @@ void api_business_replace(http_request_t *req, void *ctx)
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
+    remember(app, &out);
     respond_business(req, 200, &out, token);
     business_clear(&out);
 }
@@ -209,6 +253,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     }
     if (!write_outcome(req, res, &err))
         return;
+    remember(app, &out);
     respond_business(req, 200, &out, token);
     business_clear(&out);
 }
@@ -218,14 +263,16 @@ void api_business_delete(http_request_t *req, void *ctx)
     app_t *app = ctx;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
-    int64_t id;
+    int64_t id, version = 0;
 
     if (!parse_id(req, &id))
         return;
     business_store_result_t res =
-        business_store_delete(app->store, id, http_header(req, "If-Match"), token, &err);
+        business_store_delete(app->store, id, http_header(req, "If-Match"), &version, token, &err);
     if (!write_outcome(req, res, &err))
         return;
+    searcher_remove(app->searcher, id, version);
+    cache_remove(app->cache, id, version);
     if (token[0] != '\0')
         http_add_header(req, token_header, token);
     http_respond_raw(req, 204, NULL, "", 0);

@@ -264,7 +264,7 @@ business_store_result_t business_store_patch(store_t *s, int64_t id, const json_
 }
 
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
-                                              char *token, store_error_t *err)
+                                              int64_t *version, char *token, store_error_t *err)
 {
     char idbuf[24];
     const char *p[1] = {idbuf};
@@ -274,9 +274,88 @@ business_store_result_t business_store_delete(store_t *s, int64_t id, const char
     if (res != BSTORE_OK)
         return res;
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-    if (store_exec(c, "UPDATE businesses SET deleted_at = now() WHERE id = $1", 1, p, NULL, err) != 0) {
+    PGresult *r = NULL;
+    if (store_exec(c, "UPDATE businesses SET deleted_at = now() WHERE id = $1 RETURNING version", 1, p,
+                   &r, err) != 0) {
         store_rollback(c);
         return BSTORE_ERROR;
     }
+    *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
     return store_commit(c, token, err) == 0 ? BSTORE_OK : BSTORE_ERROR;
+}
+
+char *business_store_json(const business_t *b, size_t *len)
+{
+    json_t *j = business_to_json(b);
+    /* The same flags as http_respond_json, so cached and direct answers
+     * are byte for byte the same. */
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(j);
+    if (text == NULL)
+        abort(); /* jansson fails only on allocation */
+    *len = strlen(text);
+    return text;
+}
+
+int business_store_fetch(void *ctx, const int64_t *ids, size_t n, cache_fetched_t *out, char *err,
+                         size_t errlen)
+{
+    store_t *s = ctx;
+    store_error_t serr;
+    PGresult *r = NULL;
+    size_t cap = n * 21 + 3, o = 0;
+    char *list = xmalloc(cap);
+
+    list[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(list + o, cap - o, "%s%" PRId64, i ? "," : "", ids[i]);
+    snprintf(list + o, cap - o, "}");
+    const char *p[1] = {list};
+    int rc = store_read(s, NULL, "SELECT " COLUMNS " FROM businesses WHERE id = ANY($1::bigint[]) "
+                        "AND deleted_at IS NULL", 1, p, &r, &serr);
+    free(list);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", serr.message);
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        business_t b;
+        row_to_business(r, row, &b);
+        for (size_t i = 0; i < n; i++) {
+            if (ids[i] == b.id && !out[i].found) {
+                out[i].found = true;
+                out[i].version = b.version;
+                out[i].json = business_store_json(&b, &out[i].len);
+                break;
+            }
+        }
+        business_clear(&b);
+    }
+    PQclear(r);
+    return 0;
+}
+
+long business_store_prewarm(store_t *s, cache_t *cache, long limit)
+{
+    char lim[24];
+    const char *p[1] = {lim};
+    store_error_t err;
+    PGresult *r = NULL;
+
+    snprintf(lim, sizeof lim, "%ld", limit);
+    if (store_read(s, NULL, "SELECT " COLUMNS " FROM businesses WHERE deleted_at IS NULL "
+                   "ORDER BY updated_at DESC LIMIT $1", 1, p, &r, &err) != 0)
+        return -1;
+    long n = PQntuples(r);
+    for (int row = 0; row < n; row++) {
+        business_t b;
+        size_t len;
+        row_to_business(r, row, &b);
+        char *json = business_store_json(&b, &len);
+        cache_put(cache, b.id, b.version, json, len);
+        business_clear(&b);
+    }
+    PQclear(r);
+    return n;
 }

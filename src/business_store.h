@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "business.h"
+#include "cache.h"
 #include "store.h"
 
 typedef enum {
@@ -41,9 +42,21 @@ business_store_result_t business_store_patch(store_t *s, int64_t id, const json_
                                              business_error_t *verr, char *token,
                                              store_error_t *err);
 
-/* Soft-deletes id (a tombstone with a new version). */
+/* Soft-deletes id (a tombstone with a new version, put in *version). */
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
-                                              char *token, store_error_t *err);
+                                              int64_t *version, char *token, store_error_t *err);
+
+/* The JSON text of b exactly as the API sends it (malloc'd, *len set). */
+char *business_store_json(const business_t *b, size_t *len);
+
+/* A cache_fetch_fn (cache.h) over a read node; ctx is the store_t. One
+ * query for all ids. */
+int business_store_fetch(void *ctx, const int64_t *ids, size_t n, cache_fetched_t *out, char *err,
+                         size_t errlen);
+
+/* Puts the limit most recently updated live businesses into the cache
+ * (cold-start pre-warm). Returns how many, or -1. */
+long business_store_prewarm(store_t *s, cache_t *cache, long limit);
 
 /* Formats the strong ETag of a version: "\"<version>\"". */
 void business_etag(int64_t version, char *buf, size_t len);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "xalloc.h"
 
 #define OPT(field) offsetof(config_t, field)
@@ -43,6 +44,20 @@ static const config_option_t options[] = {
      "connections kept per database server (0 = threads + 2)", OPT(db_pool_size), 0, 1000},
     {"drain-timeout", "PROXIMITY_DRAIN_TIMEOUT", "int", "10", false,
      "seconds SIGTERM waits for in-flight requests", OPT(drain_timeout_s), 0, 600},
+    {"index", "PROXIMITY_INDEX", "index", "geohash", false,
+     "spatial index: geohash | quadtree", OPT(index_kind), 0, 0},
+    {"rebuild-interval", "PROXIMITY_REBUILD_INTERVAL", "int", "0", false,
+     "seconds between index rebuilds from a replica (0 = only at start and on SIGHUP)",
+     OPT(rebuild_interval_s), 0, 86400 * 7},
+    {"cache-bytes", "PROXIMITY_CACHE_BYTES", "size", "268435456", false,
+     "business-detail cache size in bytes", OPT(cache_bytes), 1 << 16, 1L << 40},
+    {"cache-ttl", "PROXIMITY_CACHE_TTL", "int", "300", false,
+     "seconds a cached business lives (each entry jittered by 10%)", OPT(cache_ttl_s), 1, 86400},
+    {"cache-negative-ttl", "PROXIMITY_CACHE_NEGATIVE_TTL", "int", "5", false,
+     "seconds an unknown id is remembered as unknown", OPT(cache_negative_ttl_s), 1, 3600},
+    {"cache-prewarm", "PROXIMITY_CACHE_PREWARM", "int", "10000", false,
+     "businesses loaded into the cache at start-up (most recently updated first)",
+     OPT(cache_prewarm), 0, 10000000},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 
@@ -61,6 +76,15 @@ static int set_option(config_t *cfg, const config_option_t *o, const char *value
         free(*s);
         *s = xstrdup(value);
         return 0;
+    }
+    if (strcmp(o->type, "index") == 0) {
+        index_kind_t kind;
+        if (index_kind_parse(value, &kind) == 0) {
+            *(int *)field = (int)kind;
+            return 0;
+        }
+        snprintf(err, errlen, "%s: %s must be geohash or quadtree, not \"%s\"", source, o->flag, value);
+        return -1;
     }
     if (strcmp(o->type, "level") == 0) {
         if (log_level_parse(value, field) == 0)

@@ -23,13 +23,19 @@ typedef struct config {
     int connect_timeout_s;
     int db_pool_size;
     int drain_timeout_s;
+    int index_kind;          /* index_kind_t */
+    int rebuild_interval_s;
+    long cache_bytes;
+    int cache_ttl_s;
+    int cache_negative_ttl_s;
+    int cache_prewarm;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */
 typedef struct config_option {
     const char *flag;    /* --flag */
     const char *env;     /* PROXIMITY_… */
-    const char *type;    /* int | string | level | size */
+    const char *type;    /* int | string | level | size | index */
     const char *dflt;    /* default, as text */
     bool runtime;        /* can it change without a restart */
     const char *help;

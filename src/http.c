@@ -45,6 +45,25 @@ const char *http_query(const http_request_t *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct each_ctx {
+    int (*fn)(void *, const char *, const char *);
+    void *ctx;
+} each_ctx_t;
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    each_ctx_t *e = cls;
+    (void)kind;
+    return e->fn(e->ctx, key, value) == 0 ? MHD_YES : MHD_NO;
+}
+
+void http_query_each(const http_request_t *req, int (*fn)(void *ctx, const char *key, const char *value),
+                     void *ctx)
+{
+    each_ctx_t e = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
 void http_add_header(http_request_t *req, const char *name, const char *value)
 {
     int max = (int)(sizeof req->headers / sizeof req->headers[0]);
@@ -62,6 +81,16 @@ void http_respond_raw(http_request_t *req, unsigned status, const char *content_
     req->resp_body = xmalloc(len + 1);
     memcpy(req->resp_body, body, len);
     req->resp_body[len] = '\0';
+    req->resp_len = len;
+    req->status = status;
+    req->content_type = content_type;
+}
+
+void http_respond_owned(http_request_t *req, unsigned status, const char *content_type, char *body,
+                        size_t len)
+{
+    free(req->resp_body);
+    req->resp_body = body;
     req->resp_len = len;
     req->status = status;
     req->content_type = content_type;

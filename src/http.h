@@ -65,6 +65,11 @@ void http_server_drain_and_stop(http_server_t *srv, int timeout_s);
 const char *http_header(const http_request_t *req, const char *name);
 const char *http_query(const http_request_t *req, const char *name);
 
+/* Calls fn(ctx, key, value) for each query argument in order (value may
+ * be NULL for "?flag"); stops early when fn returns nonzero. */
+void http_query_each(const http_request_t *req, int (*fn)(void *ctx, const char *key, const char *value),
+                     void *ctx);
+
 /* Adds a response header; both strings are copied. */
 void http_add_header(http_request_t *req, const char *name, const char *value);
 
@@ -73,6 +78,10 @@ void http_add_header(http_request_t *req, const char *name, const char *value);
 void http_respond_json(http_request_t *req, unsigned status, json_t *body);
 void http_respond_raw(http_request_t *req, unsigned status, const char *content_type,
                       const char *body, size_t len);
+
+/* Like http_respond_raw, but takes ownership of body (malloc'd). */
+void http_respond_owned(http_request_t *req, unsigned status, const char *content_type, char *body,
+                        size_t len);
 
 /* The error body of DESIGN §3: {"error":{"code","description","field"?}}. */
 void http_respond_error(http_request_t *req, unsigned status, const char *code,

@@ -5,7 +5,10 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <pthread.h>
+
 #include "api.h"
+#include "business_store.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -23,6 +26,19 @@ static int write_port_file(const char *path, int port)
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return -1;
     return 0;
+}
+
+/* Cold start: fill the cache while the index builds, so the first
+ * searches hydrate from memory. Off the start-up path; failure is fine. */
+static void *prewarm(void *arg)
+{
+    app_t *app = arg;
+    long n = business_store_prewarm(app->store, app->cache, app->cfg->cache_prewarm);
+    if (n < 0)
+        LOG_WARN("cache pre-warm skipped: database unreachable", "%s", "");
+    else
+        LOG_INFO("cache pre-warmed", "\"entries\":%ld", n);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -53,31 +69,45 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     app_t app = {.cfg = &cfg, .store = store_new(&cfg)};
+    cache_options_t co = {
+        .max_bytes = (size_t)cfg.cache_bytes, .ttl_s = cfg.cache_ttl_s,
+        .negative_ttl_s = cfg.cache_negative_ttl_s, .jitter = 0.1, .shards = 16,
+        .seed = (uint64_t)getpid(),
+    };
+    app.cache = cache_new(&co, business_store_fetch, app.store);
+    app.searcher = searcher_new(app.store, (index_kind_t)cfg.index_kind, cfg.rebuild_interval_s);
+    pthread_t warm;
+    bool warming = cfg.cache_prewarm > 0 && pthread_create(&warm, NULL, prewarm, &app) == 0;
     http_server_t *srv = http_server_start(&cfg, api_routes(), &app, err, sizeof err);
     if (srv == NULL) {
         LOG(LOG_FATAL, "cannot start", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
-        store_free(app.store);
-        config_free(&cfg);
         return EX_UNAVAILABLE;
     }
     int port = http_server_port(srv);
     if (cfg.port_file[0] != '\0' && write_port_file(cfg.port_file, port) != 0) {
         LOG(LOG_FATAL, "cannot write port file", "\"path\":\"%s\"", log_esc(esc, sizeof esc, cfg.port_file));
         http_server_drain_and_stop(srv, 0);
-        store_free(app.store);
-        config_free(&cfg);
         return EX_CANTCREAT;
     }
-    LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"version\":\"%s\"", cfg.bind,
-             port, cfg.threads, PACKAGE_VERSION);
+    LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"index\":\"%s\",\"version\":\"%s\"",
+             cfg.bind, port, cfg.threads, index_kind_name((index_kind_t)cfg.index_kind), PACKAGE_VERSION);
 
-    sigwait(&stop_signals, &sig);
+    /* SIGHUP asks for a fresh index snapshot; SIGTERM/SIGINT stop. */
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+        LOG_INFO("rebuild requested", "\"signal\":%d", sig);
+        searcher_rebuild(app.searcher);
+    }
     LOG_INFO("stopping", "\"signal\":%d", sig);
     http_server_drain_and_stop(srv, cfg.drain_timeout_s);
+    if (warming)
+        pthread_join(warm, NULL);
+    searcher_free(app.searcher);
+    cache_free(app.cache);
     store_free(app.store);
     config_free(&cfg);
     LOG_INFO("stopped", "%s", "");

@@ -331,6 +331,79 @@ void store_rollback(store_conn_t *c)
     release(c);
 }
 
+/* Reads one COPY stream from c. Returns 0, or -1 (rows > 0 then means the
+ * stream broke part-way). */
+static int copy_from(store_conn_t *c, const char *sql, int (*row)(void *, char *, size_t), void *ctx,
+                     size_t *rows, store_error_t *err)
+{
+    PGresult *r = PQexec(c->pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        bool gone = PQstatus(c->pg) != CONNECTION_OK;
+        set_error(err, gone ? STORE_ERR_UNAVAILABLE : STORE_ERR_QUERY,
+                  r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL, PQerrorMessage(c->pg));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    char *buf = NULL;
+    int n;
+    int rc = 0;
+    while ((n = PQgetCopyData(c->pg, &buf, 0)) > 0) {
+        size_t len = (size_t)n;
+        if (len > 0 && buf[len - 1] == '\n')
+            buf[--len] = '\0';
+        if (rc == 0 && row(ctx, buf, len) != 0) {
+            rc = -1; /* keep draining so the connection stays usable */
+            set_error(err, STORE_ERR_QUERY, NULL, "row rejected by the reader");
+        }
+        (*rows)++;
+        PQfreemem(buf);
+    }
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            bool gone = PQstatus(c->pg) != CONNECTION_OK;
+            set_error(err, gone ? STORE_ERR_UNAVAILABLE : STORE_ERR_QUERY,
+                      PQresultErrorField(r, PG_DIAG_SQLSTATE), PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (n == -2 && rc == 0) {
+        set_error(err, STORE_ERR_UNAVAILABLE, NULL, PQerrorMessage(c->pg));
+        rc = -1;
+    }
+    if (rc == 0)
+        c->node->last_ok = now_s();
+    return rc;
+}
+
+int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char *line, size_t len),
+                   void *ctx, store_error_t *err)
+{
+    int total = s->nreplicas + 1;
+    unsigned start = atomic_fetch_add(&s->rotation, 1);
+
+    set_error(err, STORE_ERR_UNAVAILABLE, NULL, "no database server configured");
+    for (int i = 0; i < total; i++) {
+        node_t *nd = i < s->nreplicas
+                         ? &s->replicas[(start + (unsigned)i) % (unsigned)s->nreplicas]
+                         : &s->primary;
+        /* A fresh connection: a long COPY should not start on one that
+         * may have died in the pool. */
+        store_conn_t *c = lease(s, nd, true, err);
+        if (c == NULL)
+            continue;
+        size_t rows = 0;
+        int rc = copy_from(c, copy_sql, row, ctx, &rows, err);
+        if (rc != 0 && err->kind == STORE_ERR_UNAVAILABLE)
+            node_failed(nd);
+        release(c);
+        if (rc == 0 || rows > 0 || err->kind == STORE_ERR_QUERY)
+            return rc;
+    }
+    return -1;
+}
+
 bool store_readable(store_t *s)
 {
     double now = now_s();

@@ -1,0 +1,75 @@
+/* api_metrics.c — GET /metrics: Prometheus text exposition format 0.0.4. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "xalloc.h"
+
+typedef struct out {
+    char *p;
+    size_t n, cap;
+} out_t;
+
+static void emit(out_t *o, const char *name, const char *type, const char *help, const char *labels,
+                 double value)
+{
+    char line[512];
+    int k = 0;
+    if (help != NULL)
+        k = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    k += snprintf(line + k, sizeof line - (size_t)k, "%s%s %.17g\n", name, labels ? labels : "", value);
+    if (o->n + (size_t)k + 1 > o->cap) {
+        o->cap = (o->n + (size_t)k + 1) * 2;
+        o->p = xrealloc(o->p, o->cap);
+    }
+    memcpy(o->p + o->n, line, (size_t)k + 1);
+    o->n += (size_t)k;
+}
+
+void api_metrics(http_request_t *req, void *ctx)
+{
+    app_t *app = ctx;
+    out_t o = {NULL, 0, 0};
+    cache_stats_t cs;
+    searcher_stats_t ss;
+    searcher_view_t view;
+    index_stats_t is = {0};
+
+    cache_stats(app->cache, &cs);
+    searcher_stats(app->searcher, &ss);
+    searcher_acquire(app->searcher, &view);
+    if (view.index != NULL)
+        index_stats(view.index, &is);
+    searcher_release(app->searcher, &view);
+
+    emit(&o, "proximity_cache_hits_total", "counter", "Business lookups served from the cache.", NULL, (double)cs.hits);
+    emit(&o, "proximity_cache_misses_total", "counter", "Business lookups the cache could not serve.", NULL, (double)cs.misses);
+    emit(&o, "proximity_cache_negative_hits_total", "counter", "Lookups answered by a cached 'no such id'.", NULL, (double)cs.negative_hits);
+    emit(&o, "proximity_cache_evictions_total", "counter", "Entries dropped for space.", NULL, (double)cs.evictions);
+    emit(&o, "proximity_cache_expirations_total", "counter", "Entries dropped for age.", NULL, (double)cs.expirations);
+    emit(&o, "proximity_cache_fetches_total", "counter", "Batched database reads for misses.", NULL, (double)cs.fetches);
+    emit(&o, "proximity_cache_coalesced_total", "counter", "Lookups that waited for another request's fetch.", NULL, (double)cs.coalesced);
+    emit(&o, "proximity_cache_fetch_errors_total", "counter", "Failed batched reads.", NULL, (double)cs.fetch_errors);
+    emit(&o, "proximity_cache_entries", "gauge", "Entries held.", NULL, (double)cs.entries);
+    emit(&o, "proximity_cache_bytes", "gauge", "Bytes held, counted against PROXIMITY_CACHE_BYTES.", NULL, (double)cs.bytes);
+    emit(&o, "proximity_index_ready", "gauge", "1 once a search index is built.", NULL, view.build > 0 ? 1 : 0);
+    emit(&o, "proximity_index_build", "gauge", "Number of the snapshot the live index came from.", NULL, (double)view.build);
+    emit(&o, "proximity_index_built_timestamp_seconds", "gauge", "When the live index's snapshot was taken.", NULL, view.built_at);
+    emit(&o, "proximity_index_points", "gauge", "Live businesses in the index.", NULL, (double)is.count);
+    emit(&o, "proximity_index_tombstones", "gauge", "Removed ids remembered with their version.", NULL, (double)is.tombstones);
+    emit(&o, "proximity_index_bytes", "gauge", "Bytes of the index (search structures).", NULL, (double)is.bytes_index);
+    emit(&o, "proximity_index_idmap_bytes", "gauge", "Bytes of the id map used by updates.", NULL, (double)is.bytes_idmap);
+    emit(&o, "proximity_index_generation", "gauge", "Changes applied to the live index.", NULL, (double)is.generation);
+    emit(&o, "proximity_index_builds_total", "counter", "Index builds finished.", NULL, (double)ss.builds);
+    emit(&o, "proximity_index_build_failures_total", "counter", "Index builds that failed.", NULL, (double)ss.build_failures);
+    emit(&o, "proximity_index_last_build_rows", "gauge", "Rows in the last snapshot.", NULL, (double)ss.last_rows);
+    emit(&o, "proximity_index_last_copy_seconds", "gauge", "Time to stream the last snapshot.", NULL, ss.last_copy_s);
+    emit(&o, "proximity_index_last_build_seconds", "gauge", "Time to build the last index.", NULL, ss.last_build_s);
+    emit(&o, "proximity_searches_total", "counter", "Nearby searches answered, by source.", "{source=\"index\"}",
+         (double)atomic_load(&app->searches_index));
+    emit(&o, "proximity_searches_total", "counter", NULL, "{source=\"postgis\"}", (double)atomic_load(&app->searches_postgis));
+    emit(&o, "proximity_search_errors_total", "counter", "Nearby searches that failed (database).", NULL,
+         (double)atomic_load(&app->search_errors));
+    http_respond_owned(req, 200, "text/plain; version=0.0.4", o.p, o.n);
+}

@@ -1,0 +1,105 @@
+/* loader.c — snapshot → index. */
+#include "loader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "category.h"
+#include "xalloc.h"
+
+/* Text COPY: PostgreSQL prints float8 in the shortest form that reads back
+ * exactly, so strtod restores the very doubles PostGIS holds. */
+static const char *const snapshot_sql =
+    "COPY (SELECT id, ST_Y(location::geometry), ST_X(location::geometry), categories, version "
+    "FROM businesses WHERE deleted_at IS NULL) TO STDOUT";
+
+typedef struct points {
+    index_point_t *v;
+    size_t n, cap;
+} points_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int loader_parse_row(char *line, index_point_t *p)
+{
+    char *f[5], *save = NULL;
+    int n = 0;
+
+    for (char *t = strtok_r(line, "\t", &save); t != NULL && n < 5; t = strtok_r(NULL, "\t", &save))
+        f[n++] = t;
+    if (n != 5)
+        return -1;
+    char *end;
+    p->id = strtoll(f[0], &end, 10);
+    if (*end != '\0')
+        return -1;
+    p->lat = strtod(f[1], &end);
+    if (*end != '\0')
+        return -1;
+    p->lng = strtod(f[2], &end);
+    if (*end != '\0')
+        return -1;
+    p->version = strtoll(f[4], &end, 10);
+    if (*end != '\0')
+        return -1;
+    /* {cafe,bakery}: slugs from the fixed list, never quoted. */
+    char *c = f[3];
+    size_t len = strlen(c);
+    if (len < 2 || c[0] != '{' || c[len - 1] != '}')
+        return -1;
+    c[len - 1] = '\0';
+    p->categories = 0;
+    for (char *t = strtok_r(c + 1, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        int bit = category_lookup(t, strlen(t));
+        if (bit >= 0)
+            p->categories |= (category_set_t)1 << bit;
+    }
+    return 0;
+}
+
+static int on_row(void *ctx, char *line, size_t len)
+{
+    points_t *pts = ctx;
+    (void)len;
+    if (pts->n == pts->cap) {
+        pts->cap = pts->cap ? pts->cap * 2 : 1 << 16;
+        pts->v = xrealloc(pts->v, pts->cap * sizeof *pts->v);
+    }
+    if (loader_parse_row(line, &pts->v[pts->n]) != 0)
+        return -1;
+    pts->n++;
+    return 0;
+}
+
+index_t *loader_load(store_t *s, index_kind_t kind, loader_stats_t *st, char *err, size_t errlen)
+{
+    points_t pts = {NULL, 0, 0};
+    store_error_t serr;
+    double t0 = now_s();
+
+    memset(st, 0, sizeof *st);
+    if (store_copy_out(s, snapshot_sql, on_row, &pts, &serr) != 0) {
+        snprintf(err, errlen, "snapshot failed: %s", serr.message);
+        free(pts.v);
+        return NULL;
+    }
+    double t1 = now_s();
+    index_t *ix = index_new(kind, NULL);
+    if (index_build(ix, pts.v, pts.n, err, errlen) != 0) {
+        index_free(ix);
+        free(pts.v);
+        return NULL;
+    }
+    st->rows = pts.n;
+    st->copy_s = t1 - t0;
+    st->build_s = now_s() - t1;
+    free(pts.v);
+    return ix;
+}
