@@ -4,6 +4,7 @@
 #
 # usage: loadtest/bench-search.sh [--count N] [--seconds T] [--connections C]
 #            [--pgdir DIR] [--builddir DIR] [--threads N] [--postgis "2 4"]
+#            [--warmup W] [-- PROXIMITYD-FLAGS...]
 #
 #   --count N        businesses in the table (default 1000000); loaded with
 #                    load-sample.sh if the table holds fewer
@@ -14,6 +15,8 @@
 #   --builddir DIR   the build directory (default: the current directory)
 #   --threads N      proximityd --threads (default: its own default)
 #   --postgis LIST   bench_postgis connection counts (default "2 4")
+#   --warmup W       seconds of wrk (and of bench_postgis) before measuring (default 2)
+#   -- FLAGS         passed to proximityd, e.g. -- --cache-prewarm=1000000
 #
 # With PROXIMITY_PRIMARY_URL set (and PROXIMITY_REPLICA_URLS), it uses that
 # database instead of starting one. wrk runs with one thread: it shares the
@@ -32,6 +35,7 @@ pgdir=
 builddir=.
 threads=
 pg_conns="2 4"
+extra=()
 QUERIES=100000
 QUERY_SEED=42
 WARMUP=2
@@ -59,6 +63,8 @@ while [ $# -gt 0 ]; do
     --builddir) builddir=${2-}; [ -n "$builddir" ] || usage; shift 2 ;;
     --threads) threads=${2-}; num "$1" "$threads"; shift 2 ;;
     --postgis) pg_conns=${2-}; shift 2 ;;
+    --warmup) WARMUP=${2-}; num "$1" "$WARMUP"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
     -h | --help) usage ;;
     *) log "unknown argument: $1"; usage ;;
     esac
@@ -84,6 +90,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # ---- clean-up: everything started here is stopped on any exit ---------------
 
 work=$(mktemp -d /tmp/bench-search.XXXXXX)
+chmod 755 "$work" # the cluster in it runs as user postgres
 srv_pid=
 own_cluster=
 keep_cluster=
@@ -169,6 +176,7 @@ queries=$work/queries.tsv
 srv_args=(--bind 127.0.0.1 --port 0 --port-file "$work/port" --log-level warn
     --primary-url "$primary" --replica-urls "$replicas")
 [ -n "$threads" ] && srv_args+=(--threads "$threads")
+srv_args+=("${extra[@]}")
 t0=$(now)
 "$proximityd" "${srv_args[@]}" >"$work/proximityd.log" 2>&1 &
 srv_pid=$!
@@ -191,7 +199,13 @@ done
 [ -n "$ready" ] || die "proximityd not ready after $READY_TIMEOUT s"
 ready_s=$(elapsed "$t0")
 log "proximityd on $base ready after $ready_s s"
-# The index load as proximityd reports it, if it logs it at warn or above.
+# The index load as proximityd reports it: /metrics, and its log if it says
+# anything about it at warn level.
+metrics() { curl -s --max-time 5 "$base/metrics" >"$1" || true; }
+metric() { # FILE NAME[{labels}] -> value, or - if absent
+    awk -v n="$2" '$1 == n { v = $2 } END { print (v == "" ? "-" : v) }' "$1"
+}
+metrics "$work/m.ready"
 index_log=$(grep -i -m 3 -E 'index|snapshot' "$work/proximityd.log" || true)
 
 # Search endpoint present? (until it lands, run against GET /v1/businesses/{id})
@@ -214,14 +228,18 @@ run_wrk() { # DURATION_S OUTFILE
         -s "$here/search.lua" "$base" "$queries" >"$2" 2>&1
 }
 
-log "warm-up ${WARMUP} s"
-run_wrk "$WARMUP" "$work/warmup.out" || { cat "$work/warmup.out" >&2; die "wrk warm-up failed"; }
+if [ "$WARMUP" -gt 0 ]; then
+    log "warm-up ${WARMUP} s"
+    run_wrk "$WARMUP" "$work/warmup.out" || { cat "$work/warmup.out" >&2; die "wrk warm-up failed"; }
+fi
 log "wrk -t1 -c$conns -d${seconds}s ($target)"
+metrics "$work/m.0"
 c0=$(cpu_ticks "$srv_pid")
 w0=$(now)
 run_wrk "$seconds" "$work/wrk.out" || { cat "$work/wrk.out" >&2; die "wrk failed"; }
 w1=$(now)
 c1=$(cpu_ticks "$srv_pid")
+metrics "$work/m.1"
 cat "$work/wrk.out"
 srv_cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v a="$w0" -v b="$w1" \
     'BEGIN { printf "%.0f", 100 * c / hz / (b - a) }')
@@ -258,9 +276,18 @@ field() { # RESULT-LINE KEY
 
 echo
 echo "== nearby search: $have businesses ($table_size with indexes, shared_buffers $shared_buffers)," \
-    "$QUERIES queries (seed $QUERY_SEED), ${seconds} s each, loopback, $(nproc) cores"
+    "$QUERIES queries (seed $QUERY_SEED), ${seconds} s each after ${WARMUP} s warm-up, loopback, $(nproc) cores"
+[ ${#extra[@]} -eq 0 ] || echo "   proximityd flags: ${extra[*]}"
 [ -n "$load_s" ] && echo "   this run loaded $loaded businesses (COPY + ANALYZE + VACUUM) in $load_s s"
-echo "   proximityd ready (index loaded) $ready_s s after start; server CPU during wrk ${srv_cpu}%"
+echo "   proximityd ready $ready_s s after start; index of $(metric "$work/m.ready" proximity_index_points) points:" \
+    "snapshot COPY $(metric "$work/m.ready" proximity_index_last_copy_seconds | cut -c1-5) s," \
+    "build $(metric "$work/m.ready" proximity_index_last_build_seconds | cut -c1-5) s (/metrics)"
+delta() { awk -v a="$(metric "$work/m.0" "$1")" -v b="$(metric "$work/m.1" "$1")" 'BEGIN { printf "%.0f", b - a }'; }
+echo "   during wrk: server CPU ${srv_cpu}% (of $(nproc)00%);" \
+    "searches index $(delta 'proximity_searches_total{source="index"}')" \
+    "postgis $(delta 'proximity_searches_total{source="postgis"}');" \
+    "cache hits $(delta proximity_cache_hits_total) misses $(delta proximity_cache_misses_total)" \
+    "fetches $(delta proximity_cache_fetches_total)"
 [ -n "$index_log" ] && printf '   proximityd log: %s\n' "$index_log"
 [ "$target" = search ] || echo "   NOTE: no search endpoint yet; the proximityd row is GET /v1/businesses/{id}"
 printf '\n%-30s %12s %9s %9s %9s %8s\n' "" "requests/s" "p50 ms" "p99 ms" "p99.9 ms" "errors"

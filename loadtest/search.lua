@@ -12,8 +12,8 @@
 -- (to exercise the harness against a server without the search endpoint).
 --
 -- done() prints p50/p90/p99/p99.9 from wrk's histogram, non-200 responses by
--- status, socket errors, how many answers came from the PostGIS fallback (a
--- response header naming it), and one `RESULT key=value ...` line for scripts.
+-- status, socket errors, how many answers came from the PostGIS fallback
+-- (X-Search-Source other than `index`), and one `RESULT key=value ...` line for scripts.
 
 local threads = {}
 local nthreads = 0
@@ -94,11 +94,13 @@ function response(status, headers, body)
       end
       statuses = table.concat(s, " ")
    end
-   -- The search endpoint marks answers served by the PostGIS fallback
-   -- (before the index is ready) with a header; match it by name or value.
+   -- Answers served by the PostGIS fallback (before the index is ready)
+   -- carry X-Search-Source: postgis.
    for k, v in pairs(headers) do
-      if k:lower():find("fallback", 1, true) or v:lower():find("fallback", 1, true) then
-         fallback = fallback + 1
+      if k:lower() == "x-search-source" then
+         if v ~= "index" then
+            fallback = fallback + 1
+         end
          break
       end
    end
