@@ -426,6 +426,35 @@ START_TEST(test_eviction_sharded)
 }
 END_TEST
 
+START_TEST(test_scan_resistance)
+{
+    /* Why SIEVE over LRU: a one-off scan (a wide search, a pre-warm burst)
+     * twice the cache's size leaves entries read more than once in place;
+     * LRU would have flushed them all. */
+    fake_t f;
+    fake_init(&f);
+    size_t one = cache_charge(strlen("{\"id\":10000,\"version\":1}"));
+    cache_options_t o = opts(64 * one, 1);
+    cache_t *c = cache_new(&o, fake_fetch, &f);
+    enum { HOT = 32 };
+    int64_t hot[HOT];
+    cache_entry_t *out[HOT];
+    char err[128];
+    for (int i = 0; i < HOT; i++) {
+        hot[i] = 10000 + i;
+        put_id(c, hot[i], 1);
+    }
+    ck_assert_int_eq(cache_get_many(c, hot, NULL, HOT, out, err, sizeof err), 0);
+    release_all(out, HOT);
+    for (int64_t id = 20000; id < 20128; id++)
+        put_id(c, id, 1);
+    ck_assert_int_eq(cache_get_many(c, hot, NULL, HOT, out, err, sizeof err), 0);
+    release_all(out, HOT);
+    ck_assert_int_eq(atomic_load(&f.calls), 0);
+    cache_free(c);
+}
+END_TEST
+
 START_TEST(test_clear)
 {
     fake_t f;
@@ -650,6 +679,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_ttl_jitter);
     tcase_add_test(tc, test_eviction_one_shard);
     tcase_add_test(tc, test_eviction_sharded);
+    tcase_add_test(tc, test_scan_resistance);
     tcase_add_test(tc, test_clear);
     tcase_add_test(tc, test_versions);
     tcase_add_test(tc, test_fetch_error);
