@@ -125,7 +125,9 @@ void http_respond_error(http_request_t *req, unsigned status, const char *code,
         err = json_pack("{s:s, s:s}", "code", code, "description", "invalid request");
     if (field != NULL)
         json_object_set_new(err, "field", json_string(field));
-    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    json_t *doc = json_pack("{s:o}", "error", err);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
     free(req->resp_body);
     req->resp_body = text;
     req->resp_len = strlen(text);

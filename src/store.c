@@ -48,6 +48,7 @@ static double now_s(void)
 
 static void node_init(node_t *n, const char *url, const char *role, int pool_size)
 {
+    memset(n, 0, sizeof *n); /* replicas come from xrealloc, not zeroed */
     n->url = xstrdup(url);
     pthread_mutex_init(&n->mu, NULL);
     n->idle = xcalloc((size_t)pool_size, sizeof *n->idle);

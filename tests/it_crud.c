@@ -494,20 +494,31 @@ END_TEST
 START_TEST(everything_down_is_503)
 {
     tu_response_t r;
+    const char *fresh[] = {last_token, NULL};
+
+    json_decref(get_json(fixture_path, 200)); /* now cached */
     ck_assert_int_eq(tu_pgcluster("stop-node {dir} replica"), 0);
     ck_assert_int_eq(tu_pgcluster("stop-node {dir} primary"), 0);
-    ck_assert_int_eq(tu_http(&srv, "GET", fixture_path, NULL, NULL, 0, &r), 0);
+    /* What must come from a database is a 503 with a JSON body ... */
+    ck_assert_int_eq(tu_http(&srv, "GET", fixture_path, fresh, NULL, 0, &r), 0);
     ck_assert_int_eq(r.status, 503);
     ck_assert(json_is_object(json_object_get(r.json, "error")));
     tu_response_free(&r);
+    ck_assert_int_eq(tu_http(&srv, "GET", "/v1/businesses/888888888", NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 503);
+    tu_response_free(&r);
     ck_assert_int_eq(tu_http(&srv, "GET", "/readyz", NULL, NULL, 0, &r), 0);
     ck_assert_int_eq(r.status, 503);
+    tu_response_free(&r);
+    /* ... while what the cache holds is still served. */
+    ck_assert_int_eq(tu_http(&srv, "GET", fixture_path, NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
     tu_response_free(&r);
     ck_assert_int_eq(tu_pgcluster("start-node {dir} primary"), 0);
     ck_assert_int_eq(tu_pgcluster("start-node {dir} replica"), 0);
     long status = 0;
     for (int i = 0; i < 50 && status != 200; i++) {
-        ck_assert_int_eq(tu_http(&srv, "GET", fixture_path, NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(tu_http(&srv, "GET", fixture_path, fresh, NULL, 0, &r), 0);
         status = r.status;
         tu_response_free(&r);
         if (status != 200)
