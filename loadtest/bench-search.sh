@@ -224,7 +224,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 run_wrk() { # DURATION_S OUTFILE
     SEARCH_TARGET=$target SEARCH_IDS=$((have < 100000 ? have : 100000)) \
-        timeout $(($1 + 30)) wrk -t1 -c"$conns" -d"$1"s --latency \
+        timeout --foreground $(($1 + 30)) wrk -t1 -c"$conns" -d"$1"s --latency \
         -s "$here/search.lua" "$base" "$queries" >"$2" 2>&1
 }
 
@@ -232,7 +232,10 @@ if [ "$WARMUP" -gt 0 ]; then
     log "warm-up ${WARMUP} s"
     run_wrk "$WARMUP" "$work/warmup.out" || { cat "$work/warmup.out" >&2; die "wrk warm-up failed"; }
 fi
+# Other work on the box skews every figure: say how busy it was.
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
 log "wrk -t1 -c$conns -d${seconds}s ($target)"
+load_wrk=$(loadavg)
 metrics "$work/m.0"
 c0=$(cpu_ticks "$srv_pid")
 w0=$(now)
@@ -257,7 +260,8 @@ srv_pid=
 declare -A pg
 for k in $pg_conns; do
     log "bench_postgis --connections $k --seconds $seconds"
-    timeout $((seconds + WARMUP + 60)) "$bench_postgis" --url "$read_url" --queries "$queries" \
+    load_pg="${load_pg:+$load_pg, }$(loadavg)"
+    timeout --foreground $((seconds + WARMUP + 60)) "$bench_postgis" --url "$read_url" --queries "$queries" \
         --connections "$k" --seconds "$seconds" --warmup "$WARMUP" >"$work/pg$k.out" ||
         { cat "$work/pg$k.out" >&2; die "bench_postgis failed"; }
     cat "$work/pg$k.out"
@@ -282,6 +286,7 @@ echo "== nearby search: $have businesses ($table_size with indexes, shared_buffe
 echo "   proximityd ready $ready_s s after start; index of $(metric "$work/m.ready" proximity_index_points) points:" \
     "snapshot COPY $(metric "$work/m.ready" proximity_index_last_copy_seconds | cut -c1-5) s," \
     "build $(metric "$work/m.ready" proximity_index_last_build_seconds | cut -c1-5) s (/metrics)"
+echo "   1-min load average at the start of wrk $load_wrk, of bench_postgis $load_pg (other work skews figures)"
 delta() { awk -v a="$(metric "$work/m.0" "$1")" -v b="$(metric "$work/m.1" "$1")" 'BEGIN { printf "%.0f", b - a }'; }
 echo "   during wrk: server CPU ${srv_cpu}% (of $(nproc)00%);" \
     "searches index $(delta 'proximity_searches_total{source="index"}')" \
