@@ -96,15 +96,16 @@ static int from_postgis(app_t *app, const search_params_t *p, result_t *r, store
         "  (SELECT * FROM m WHERE NOT $5::bool OR (d, id) > ($6::float8, $7::bigint) "
         "   ORDER BY d, id LIMIT $8) p ON true ORDER BY p.d, p.id";
     /* Nearest: PostGIS's KNN order (<->, also on the sphere), then exact. */
-    static const char *const nearest_sql =
-        "WITH q AS (SELECT ST_SetSRID(ST_MakePoint($2::float8, $1::float8), 4326)::geography AS g) "
+    static const char *const nearest_sql = /* $3 (radius) unused, but typed for one param list */
+        "WITH q AS (SELECT ST_SetSRID(ST_MakePoint($2::float8, $1::float8), 4326)::geography AS g "
+        "           WHERE $3::float8 IS NOT NULL) "
         "SELECT (SELECT count(*) FROM businesses b WHERE b.deleted_at IS NULL "
         "          AND ($4::text[] IS NULL OR b.categories && $4::text[])), p.id, p.version, p.d "
         "FROM (SELECT 1) one LEFT JOIN "
         "  (SELECT b.id, b.version, ST_Distance(b.location, q.g, false) AS d FROM businesses b, q "
         "   WHERE b.deleted_at IS NULL AND ($4::text[] IS NULL OR b.categories && $4::text[]) "
         "     AND (NOT $5::bool OR (ST_Distance(b.location, q.g, false), b.id) > ($6::float8, $7::bigint)) "
-        "   ORDER BY b.location <-> q.g, b.id LIMIT $8) p ON true ORDER BY p.d, p.id";
+        "   ORDER BY b.location <-> q.g LIMIT $8) p ON true ORDER BY p.d, p.id";
     char lat[32], lng[32], radius[32], after_d[40], after_id[24], limit[16], cats[1024];
     const char *params[8];
     PGresult *res = NULL;
