@@ -96,6 +96,14 @@ static void remember(app_t *app, const business_t *b)
     cache_put(app->cache, b->id, b->version, json, len);
 }
 
+/* The tail every successful replace or patch shares. */
+static void respond_updated(http_request_t *req, app_t *app, business_t *out, const char *token)
+{
+    remember(app, out);
+    respond_business(req, 200, out, token);
+    business_clear(out);
+}
+
 static void respond_invalid(http_request_t *req, const business_error_t *verr)
 {
     http_respond_error(req, 400, "VALIDATION_ERROR", verr->field[0] ? verr->field : NULL, "%s",
@@ -223,11 +231,8 @@ void api_business_replace(http_request_t *req, void *ctx)
     business_store_result_t res =
         business_store_replace(app->store, id, &in, http_header(req, "If-Match"), &out, token, &err);
     business_clear(&in);
-    if (!write_outcome(req, res, &err))
-        return;
-    remember(app, &out);
-    respond_business(req, 200, &out, token);
-    business_clear(&out);
+    if (write_outcome(req, res, &err))
+        respond_updated(req, app, &out, token);
 }
 
 void api_business_patch(http_request_t *req, void *ctx)
@@ -251,11 +256,8 @@ void api_business_patch(http_request_t *req, void *ctx)
         respond_invalid(req, &verr);
         return;
     }
-    if (!write_outcome(req, res, &err))
-        return;
-    remember(app, &out);
-    respond_business(req, 200, &out, token);
-    business_clear(&out);
+    if (write_outcome(req, res, &err))
+        respond_updated(req, app, &out, token);
 }
 
 void api_business_delete(http_request_t *req, void *ctx)

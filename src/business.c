@@ -2,7 +2,6 @@
 #include "business.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +9,7 @@
 #include "category.h"
 #include "xalloc.h"
 
-static int fail(business_error_t *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(business_error_t *err, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    snprintf(err->field, sizeof err->field, "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail field_error_set
 
 /* Length in code points; jansson has already checked the UTF-8. */
 static size_t utf8_len(const char *s)

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "field_error.h"
+
 #define BUSINESS_MAX_CATEGORIES 10
 
 typedef struct business {
@@ -25,10 +27,7 @@ typedef struct business {
 } business_t;
 
 /* Why an input was refused: the field's JSON path and a sentence. */
-typedef struct business_error {
-    char field[64];
-    char message[256];
-} business_error_t;
+typedef field_error_t business_error_t;
 
 /* Fills out from a client's full representation (POST, PUT, or a merged
  * PATCH). Server-owned fields (id, owner, version, created_at,

@@ -113,24 +113,13 @@ bool business_etag_matches(const char *if_match, int64_t version)
     return false;
 }
 
-business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
-                                              business_t *out, char *token, store_error_t *err)
+/* Runs the INSERT/UPDATE … RETURNING of a write, reads the stored row
+ * into out and commits; rolls back on any failure. */
+static business_store_result_t write_row(store_conn_t *c, const char *sql, const char *const *p,
+                                         business_t *out, char *token, store_error_t *err)
 {
-    const char *p[FIELD_PARAMS + 1];
-    char bufs[4][1024];
     PGresult *r = NULL;
-
-    field_params(in, p, bufs);
-    p[FIELD_PARAMS] = owner;
-    store_conn_t *c = store_begin(s, err);
-    if (c == NULL)
-        return BSTORE_ERROR;
-    if (store_exec(c,
-                   "INSERT INTO businesses (name, categories, location, street, city, region, "
-                   "postal_code, country, phone, website, price, owner) VALUES "
-                   "($1, $2::text[], " POINT_PARAMS("$3", "$4") ", $5, $6, $7, $8, $9, $10, $11, "
-                   "$12::smallint, $13) RETURNING " COLUMNS,
-                   FIELD_PARAMS + 1, p, &r, err) != 0) {
+    if (store_exec(c, sql, FIELD_PARAMS + 1, p, &r, err) != 0) {
         store_rollback(c);
         return BSTORE_ERROR;
     }
@@ -141,6 +130,25 @@ business_store_result_t business_store_create(store_t *s, const char *owner, con
         return BSTORE_ERROR;
     }
     return BSTORE_OK;
+}
+
+business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
+                                              business_t *out, char *token, store_error_t *err)
+{
+    const char *p[FIELD_PARAMS + 1];
+    char bufs[4][1024];
+
+    field_params(in, p, bufs);
+    p[FIELD_PARAMS] = owner;
+    store_conn_t *c = store_begin(s, err);
+    if (c == NULL)
+        return BSTORE_ERROR;
+    return write_row(c,
+                     "INSERT INTO businesses (name, categories, location, street, city, region, "
+                     "postal_code, country, phone, website, price, owner) VALUES "
+                     "($1, $2::text[], " POINT_PARAMS("$3", "$4") ", $5, $6, $7, $8, $9, $10, $11, "
+                     "$12::smallint, $13) RETURNING " COLUMNS,
+                     p, out, token, err);
 }
 
 business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
@@ -204,27 +212,16 @@ static business_store_result_t update_locked(store_conn_t *c, int64_t id, const 
 {
     const char *p[FIELD_PARAMS + 1];
     char bufs[4][1024], idbuf[24];
-    PGresult *r = NULL;
 
     field_params(in, p, bufs);
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
     p[FIELD_PARAMS] = idbuf;
-    if (store_exec(c,
-                   "UPDATE businesses SET name = $1, categories = $2::text[], location = "
-                   POINT_PARAMS("$3", "$4") ", street = $5, city = $6, region = $7, "
-                   "postal_code = $8, country = $9, phone = $10, website = $11, "
-                   "price = $12::smallint WHERE id = $13 RETURNING " COLUMNS,
-                   FIELD_PARAMS + 1, p, &r, err) != 0) {
-        store_rollback(c);
-        return BSTORE_ERROR;
-    }
-    row_to_business(r, 0, out);
-    PQclear(r);
-    if (store_commit(c, token, err) != 0) {
-        business_clear(out);
-        return BSTORE_ERROR;
-    }
-    return BSTORE_OK;
+    return write_row(c,
+                     "UPDATE businesses SET name = $1, categories = $2::text[], location = "
+                     POINT_PARAMS("$3", "$4") ", street = $5, city = $6, region = $7, "
+                     "postal_code = $8, country = $9, phone = $10, website = $11, "
+                     "price = $12::smallint WHERE id = $13 RETURNING " COLUMNS,
+                     p, out, token, err);
 }
 
 business_store_result_t business_store_replace(store_t *s, int64_t id, const business_t *in,

@@ -2,23 +2,11 @@
 #include "search_params.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(search_error_t *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(search_error_t *err, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    snprintf(err->field, sizeof err->field, "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail field_error_set
 
 /* A plain decimal number: strtod alone would also take "nan", "inf",
  * hex floats and leading blanks, none of which a client means. */

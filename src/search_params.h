@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "category.h"
+#include "field_error.h"
 
 #define SEARCH_RADIUS_DEFAULT 5000.0
 #define SEARCH_RADIUS_MAX 40000.0
@@ -30,10 +31,7 @@ typedef struct search_arg {
     const char *key, *value;
 } search_arg_t;
 
-typedef struct search_error {
-    char field[32];
-    char message[256];
-} search_error_t;
+typedef field_error_t search_error_t;
 
 /* Parses the query arguments args[0..n) (repeats and unknown keys are
  * errors). Returns 0, or -1 with err naming the field. */
