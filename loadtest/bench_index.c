@@ -4,6 +4,7 @@
  *   bench_index [SIZE...]          default: 1000000 10000000
  *   BENCH_QUERIES=N                queries per index and size (default 200000)
  *   BENCH_BRUTE=N                  brute-force sample (default 1000, 100 at >= 5M)
+ *   BENCH_KINDS=geohash|quadtree   only that index (default both)
  *   PROXIMITY_CITIES=path          default loadtest/data/cities.tsv
  *
  * Prints figures only; nothing here is a pass/fail timing assertion. */
@@ -159,6 +160,11 @@ static void bench_size(const char *cities, size_t n, size_t nq)
 
     for (int k = 0; k < 2; k++) {
         index_kind_t kind = k ? INDEX_QUADTREE : INDEX_GEOHASH;
+        const char *only = getenv("BENCH_KINDS");
+        if (only && strcmp(only, index_kind_name(kind)) != 0) {
+            memset(tot[k], 0, nq * sizeof(uint64_t));
+            continue;
+        }
         index_t *ix = index_new(kind, NULL);
         double t0 = now_s();
         if (index_build(ix, pts, n, err, sizeof err) < 0) {
@@ -201,11 +207,12 @@ static void bench_size(const char *cities, size_t n, size_t nq)
     double *lat = xmalloc(nb * sizeof *lat);
     double t0 = now_s();
     size_t bad = 0;
+    int ref = getenv("BENCH_KINDS") && strcmp(getenv("BENCH_KINDS"), "quadtree") == 0;
     for (size_t i = 0; i < nb; i++) {
         double a = now_s();
         uint64_t total = brute(pts, n, &qs[i]);
         lat[i] = (now_s() - a) * 1e6;
-        bad += total != tot[0][i]; /* before the upserts above: same data */
+        bad += total != tot[ref][i]; /* before the upserts above: same data */
     }
     printf(" brute force (sample of %zu queries; totals differ from the index on %zu):\n", nb, bad);
     if (nb)
