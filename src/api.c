@@ -16,6 +16,8 @@ static void readyz(http_request_t *req, void *ctx)
     app_t *app = ctx;
     if (!searcher_ready(app->searcher))
         http_respond_error(req, 503, "NOT_READY", NULL, "the search index is still being built");
+    else if (!atomic_load(&app->prewarmed))
+        http_respond_error(req, 503, "NOT_READY", NULL, "the business cache is still being filled");
     else if (!store_readable(app->store))
         http_respond_error(req, 503, "NOT_READY", NULL, "no database server is reachable");
     else

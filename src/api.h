@@ -17,6 +17,7 @@ typedef struct app {
     searcher_t *searcher;
     cache_t *cache;
     atomic_ullong searches_index, searches_postgis, search_errors;
+    atomic_bool prewarmed; /* the start-up cache fill is over (or off) */
 } app_t;
 
 /* The route table (static storage), for http_server_start. */

@@ -19,36 +19,48 @@
 #define POINT_PARAMS(lat, lng) \
     "ST_SetSRID(ST_MakePoint(" lng "::float8, " lat "::float8), 4326)::geography"
 
-static char *opt_text(const PGresult *r, int row, int col)
+enum { NCOLUMNS = 17 };
+
+static char *opt_text(const char *v)
 {
-    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+    return v ? xstrdup(v) : NULL;
 }
 
-static void row_to_business(const PGresult *r, int row, business_t *b)
+/* Fills b from the COLUMNS of one row as text (NULL = SQL NULL): one
+ * reader for query results and COPY streams alike. */
+static void fields_to_business(const char *const *f, business_t *b)
 {
     memset(b, 0, sizeof *b);
-    b->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-    b->owner = xstrdup(PQgetvalue(r, row, 1));
-    b->name = xstrdup(PQgetvalue(r, row, 2));
+    b->id = strtoll(f[0], NULL, 10);
+    b->owner = xstrdup(f[1] ? f[1] : "");
+    b->name = xstrdup(f[2] ? f[2] : "");
     /* Category names are slugs from a fixed list: no commas to escape. */
-    char *cats = xstrdup(PQgetvalue(r, row, 3)), *save = NULL;
+    char *cats = xstrdup(f[3] ? f[3] : ""), *save = NULL;
     for (char *t = strtok_r(cats, ",", &save); t && b->ncategories < BUSINESS_MAX_CATEGORIES;
          t = strtok_r(NULL, ",", &save))
         b->categories[b->ncategories++] = xstrdup(t);
     free(cats);
-    b->latitude = strtod(PQgetvalue(r, row, 4), NULL);
-    b->longitude = strtod(PQgetvalue(r, row, 5), NULL);
-    b->street = opt_text(r, row, 6);
-    b->city = opt_text(r, row, 7);
-    b->region = opt_text(r, row, 8);
-    b->postal_code = opt_text(r, row, 9);
-    b->country = opt_text(r, row, 10);
-    b->phone = opt_text(r, row, 11);
-    b->website = opt_text(r, row, 12);
-    b->price = PQgetisnull(r, row, 13) ? 0 : atoi(PQgetvalue(r, row, 13));
-    b->version = strtoll(PQgetvalue(r, row, 14), NULL, 10);
-    b->created_at = xstrdup(PQgetvalue(r, row, 15));
-    b->updated_at = xstrdup(PQgetvalue(r, row, 16));
+    b->latitude = strtod(f[4], NULL);
+    b->longitude = strtod(f[5], NULL);
+    b->street = opt_text(f[6]);
+    b->city = opt_text(f[7]);
+    b->region = opt_text(f[8]);
+    b->postal_code = opt_text(f[9]);
+    b->country = opt_text(f[10]);
+    b->phone = opt_text(f[11]);
+    b->website = opt_text(f[12]);
+    b->price = f[13] ? atoi(f[13]) : 0;
+    b->version = strtoll(f[14], NULL, 10);
+    b->created_at = xstrdup(f[15] ? f[15] : "");
+    b->updated_at = xstrdup(f[16] ? f[16] : "");
+}
+
+static void row_to_business(const PGresult *r, int row, business_t *b)
+{
+    const char *f[NCOLUMNS];
+    for (int i = 0; i < NCOLUMNS; i++)
+        f[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+    fields_to_business(f, b);
 }
 
 /* The text parameters of the client-owned fields, $first.. in this order:
@@ -333,26 +345,106 @@ int business_store_fetch(void *ctx, const int64_t *ids, size_t n, cache_fetched_
     return 0;
 }
 
-long business_store_prewarm(store_t *s, cache_t *cache, long limit)
+/* Undoes COPY text escaping in place (\\N is NULL, handled by the caller). */
+static void copy_unescape(char *s)
 {
-    char lim[24];
-    const char *p[1] = {lim};
-    store_error_t err;
-    PGresult *r = NULL;
-
-    snprintf(lim, sizeof lim, "%ld", limit);
-    if (store_read(s, NULL, "SELECT " COLUMNS " FROM businesses WHERE deleted_at IS NULL "
-                   "ORDER BY updated_at DESC LIMIT $1", 1, p, &r, &err) != 0)
-        return -1;
-    long n = PQntuples(r);
-    for (int row = 0; row < n; row++) {
-        business_t b;
-        size_t len;
-        row_to_business(r, row, &b);
-        char *json = business_store_json(&b, &len);
-        cache_put(cache, b.id, b.version, json, len);
-        business_clear(&b);
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p != '\\' || p[1] == '\0') {
+            *o++ = *p;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'v': *o++ = '\v'; break;
+        case 'x': {
+            int v = 0, k = 0;
+            while (k < 2 && ((p[1] >= '0' && p[1] <= '9') || (p[1] >= 'a' && p[1] <= 'f') ||
+                             (p[1] >= 'A' && p[1] <= 'F'))) {
+                char c = *++p;
+                v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+                k++;
+            }
+            *o++ = (char)v;
+            break;
+        }
+        default:
+            if (*p >= '0' && *p <= '7') {
+                int v = *p - '0', k = 1;
+                while (k < 3 && p[1] >= '0' && p[1] <= '7') {
+                    v = v * 8 + (*++p - '0');
+                    k++;
+                }
+                *o++ = (char)v;
+            } else {
+                *o++ = *p; /* \\ and any other escaped character */
+            }
+        }
     }
-    PQclear(r);
-    return n;
+    *o = '\0';
+}
+
+typedef struct prewarm {
+    cache_t *cache;
+    long limit, rows;
+    size_t max_bytes;
+    bool malformed;
+} prewarm_t;
+
+static int prewarm_row(void *ctx, char *line, size_t len)
+{
+    prewarm_t *pw = ctx;
+    const char *f[NCOLUMNS];
+    char *save = NULL;
+    int n = 0;
+    (void)len;
+
+    for (char *t = strtok_r(line, "\t", &save); t != NULL && n < NCOLUMNS; t = strtok_r(NULL, "\t", &save)) {
+        if (strcmp(t, "\\N") == 0) {
+            f[n++] = NULL;
+        } else {
+            copy_unescape(t);
+            f[n++] = t;
+        }
+    }
+    if (n != NCOLUMNS || f[0] == NULL || f[4] == NULL || f[5] == NULL || f[14] == NULL) {
+        pw->malformed = true;
+        return -1;
+    }
+    business_t b;
+    size_t jlen;
+    fields_to_business(f, &b);
+    char *json = business_store_json(&b, &jlen);
+    cache_put(pw->cache, b.id, b.version, json, jlen);
+    business_clear(&b);
+    /* Stop at the limit, or once the cache is nearly full: more would
+     * only evict what was just loaded. */
+    if (++pw->rows >= pw->limit)
+        return -1;
+    if (pw->rows % 4096 == 0) {
+        cache_stats_t st;
+        cache_stats(pw->cache, &st);
+        if (st.bytes >= pw->max_bytes / 10 * 9)
+            return -1;
+    }
+    return 0;
+}
+
+long business_store_prewarm(store_t *s, cache_t *cache, long limit, size_t max_bytes)
+{
+    prewarm_t pw = {.cache = cache, .limit = limit, .max_bytes = max_bytes};
+    store_error_t err;
+
+    if (limit <= 0)
+        return 0;
+    int rc = store_copy_out(s, "COPY (SELECT " COLUMNS " FROM businesses WHERE deleted_at IS NULL) TO STDOUT",
+                            prewarm_row, &pw, &err);
+    if (rc != 0 && (pw.rows == 0 || pw.malformed))
+        return -1;
+    return pw.rows;
 }

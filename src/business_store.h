@@ -54,9 +54,9 @@ char *business_store_json(const business_t *b, size_t *len);
 int business_store_fetch(void *ctx, const int64_t *ids, size_t n, cache_fetched_t *out, char *err,
                          size_t errlen);
 
-/* Puts the limit most recently updated live businesses into the cache
- * (cold-start pre-warm). Returns how many, or -1. */
-long business_store_prewarm(store_t *s, cache_t *cache, long limit);
+/* Streams live businesses into the cache (cold-start pre-warm) until limit
+ * rows or until it holds 90% of max_bytes. Returns how many, or -1. */
+long business_store_prewarm(store_t *s, cache_t *cache, long limit, size_t max_bytes);
 
 /* Formats the strong ETag of a version: "\"<version>\"". */
 void business_etag(int64_t version, char *buf, size_t len);

@@ -20,6 +20,7 @@ typedef struct config {
     int connection_limit;
     int connection_timeout_s;
     int statement_timeout_ms;
+    int snapshot_timeout_ms;
     int connect_timeout_s;
     int db_pool_size;
     int drain_timeout_s;

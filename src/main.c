@@ -33,11 +33,14 @@ static int write_port_file(const char *path, int port)
 static void *prewarm(void *arg)
 {
     app_t *app = arg;
-    long n = business_store_prewarm(app->store, app->cache, app->cfg->cache_prewarm);
+    double t0 = http_now();
+    long n = business_store_prewarm(app->store, app->cache, app->cfg->cache_prewarm,
+                                    (size_t)app->cfg->cache_bytes);
     if (n < 0)
         LOG_WARN("cache pre-warm skipped: database unreachable", "%s", "");
     else
-        LOG_INFO("cache pre-warmed", "\"entries\":%ld", n);
+        LOG_INFO("cache pre-warmed", "\"entries\":%ld,\"seconds\":%.3f", n, http_now() - t0);
+    atomic_store(&app->prewarmed, true);
     return NULL;
 }
 
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
     app.searcher = searcher_new(app.store, (index_kind_t)cfg.index_kind, cfg.rebuild_interval_s);
     pthread_t warm;
     bool warming = cfg.cache_prewarm > 0 && pthread_create(&warm, NULL, prewarm, &app) == 0;
+    if (!warming)
+        atomic_store(&app.prewarmed, true);
     http_server_t *srv = http_server_start(&cfg, api_routes(), &app, err, sizeof err);
     if (srv == NULL) {
         LOG(LOG_FATAL, "cannot start", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));

@@ -29,6 +29,7 @@ struct store {
     int pool_size;
     char connect_timeout[16];
     char options[64];
+    char snapshot_timeout[64];
     atomic_uint rotation;
 };
 
@@ -36,7 +37,8 @@ struct store_conn {
     store_t *store;
     node_t *node;
     PGconn *pg;
-    bool pooled; /* came from the idle list (may have died since) */
+    bool pooled;   /* came from the idle list (may have died since) */
+    bool no_reuse; /* session settings changed: close, never pool */
 };
 
 static double now_s(void)
@@ -72,6 +74,9 @@ store_t *store_new(const config_t *cfg)
     snprintf(s->connect_timeout, sizeof s->connect_timeout, "%d", cfg->connect_timeout_s);
     /* A slow database must not pile up HTTP threads: every statement is bounded. */
     snprintf(s->options, sizeof s->options, "-c statement_timeout=%d", cfg->statement_timeout_ms);
+    /* A snapshot stream is one long statement: it has a bound of its own. */
+    snprintf(s->snapshot_timeout, sizeof s->snapshot_timeout, "SET statement_timeout = %d",
+             cfg->snapshot_timeout_ms);
     node_init(&s->primary, cfg->primary_url, "primary", s->pool_size);
 
     char *list = xstrdup(cfg->replica_urls), *save = NULL;
@@ -167,7 +172,8 @@ static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err
 static void release(store_conn_t *c)
 {
     node_t *n = c->node;
-    bool keep = PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    bool keep = !c->no_reuse && PQstatus(c->pg) == CONNECTION_OK &&
+                PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 
     if (keep) {
         pthread_mutex_lock(&n->mu);
@@ -337,6 +343,9 @@ void store_rollback(store_conn_t *c)
 static int copy_from(store_conn_t *c, const char *sql, int (*row)(void *, char *, size_t), void *ctx,
                      size_t *rows, store_error_t *err)
 {
+    c->no_reuse = true;
+    if (run(c, c->store->snapshot_timeout, 0, NULL, NULL, err) != 0)
+        return -1;
     PGresult *r = PQexec(c->pg, sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         bool gone = PQstatus(c->pg) != CONNECTION_OK;
@@ -353,12 +362,15 @@ static int copy_from(store_conn_t *c, const char *sql, int (*row)(void *, char *
         size_t len = (size_t)n;
         if (len > 0 && buf[len - 1] == '\n')
             buf[--len] = '\0';
-        if (rc == 0 && row(ctx, buf, len) != 0) {
-            rc = -1; /* keep draining so the connection stays usable */
-            set_error(err, STORE_ERR_QUERY, NULL, "row rejected by the reader");
-        }
+        int stop = row(ctx, buf, len);
         (*rows)++;
         PQfreemem(buf);
+        if (stop != 0) {
+            /* The reader has enough; the connection, mid-COPY, is closed
+             * on release rather than drained. */
+            set_error(err, STORE_ERR_QUERY, NULL, "stopped by the reader");
+            return -1;
+        }
     }
     while ((r = PQgetResult(c->pg)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {

@@ -60,7 +60,8 @@ void store_rollback(store_conn_t *c);
 /* Streams `COPY (…) TO STDOUT` (text format) from a read node, calling
  * row(ctx, line, len) for each row (line NUL-terminated without its
  * newline; the callback may modify it). Fails over to the next node only
- * while no row has been delivered. A callback returning -1 stops the copy.
+ * while no row has been delivered. A callback returning -1 stops the copy
+ * (then -1 with kind STORE_ERR_QUERY).
  * Returns 0, or -1 with err filled. */
 int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char *line, size_t len),
                    void *ctx, store_error_t *err);
