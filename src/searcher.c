@@ -26,16 +26,22 @@ struct searcher {
     index_live_t *live;
     pthread_t thread;
 
-    /* mu guards everything below, and orders changes against swaps: a
-     * change is applied to the live index and logged for the build in
-     * progress in one step, and the swap replays the log in another. */
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    bool stop, want_rebuild, rebuilding, ready;
-    uint64_t build;
-    double built_at;
+    /* write_mu orders changes against swaps: a change is applied to the
+     * live index and logged for the build in progress in one step, and the
+     * swap replays the log in another. Searches never take it, so a change
+     * that triggers a long delta merge delays other writers only. */
+    pthread_mutex_t write_mu;
+    bool rebuilding;
     change_t *log;
     size_t nlog, caplog;
+
+    /* mu guards the small state below; held only for a few loads/stores.
+     * Lock order: write_mu, then mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stop, want_rebuild, ready;
+    uint64_t build;
+    double built_at;
     searcher_stats_t stats;
 };
 
@@ -56,7 +62,7 @@ static void apply(index_t *ix, const change_t *c)
 
 static void record(searcher_t *s, const change_t *c)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->write_mu);
     index_t *ix = index_live_acquire(s->live);
     if (ix != NULL) {
         apply(ix, c);
@@ -69,7 +75,7 @@ static void record(searcher_t *s, const change_t *c)
         }
         s->log[s->nlog++] = *c;
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->write_mu);
 }
 
 void searcher_upsert(searcher_t *s, const index_point_t *p)
@@ -90,16 +96,19 @@ static void build_once(searcher_t *s)
     char err[512], esc[600];
     loader_stats_t ls;
 
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->write_mu);
     s->rebuilding = true;
     s->nlog = 0;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->write_mu);
 
     index_t *ix = loader_load(s->store, s->kind, &ls, err, sizeof err);
 
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->write_mu);
     s->rebuilding = false;
     if (ix == NULL) {
+        s->nlog = 0;
+        pthread_mutex_unlock(&s->write_mu);
+        pthread_mutex_lock(&s->mu);
         s->stats.build_failures++;
         pthread_mutex_unlock(&s->mu);
         LOG_WARN("index build failed", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
@@ -111,6 +120,9 @@ static void build_once(searcher_t *s)
         apply(ix, &s->log[i]);
     size_t replayed = s->nlog;
     s->nlog = 0;
+    /* Swap and relabel together, so a search never pairs one snapshot's
+     * results with another's build number. */
+    pthread_mutex_lock(&s->mu);
     index_live_swap(s->live, ix);
     s->build++;
     s->built_at = wall_now();
@@ -121,6 +133,7 @@ static void build_once(searcher_t *s)
     s->stats.last_build_s = ls.build_s;
     uint64_t build = s->build;
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->write_mu);
     LOG_INFO("index ready", "\"index\":\"%s\",\"build\":%llu,\"rows\":%zu,\"copy_s\":%.3f,"
              "\"build_s\":%.3f,\"replayed_changes\":%zu",
              index_kind_name(s->kind), (unsigned long long)build, ls.rows, ls.copy_s, ls.build_s,
@@ -169,6 +182,7 @@ searcher_t *searcher_new(store_t *store, index_kind_t kind, int rebuild_interval
     s->interval_s = rebuild_interval_s;
     s->live = index_live_new(NULL);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
     pthread_cond_init(&s->wake, NULL);
     if (pthread_create(&s->thread, NULL, builder, s) != 0) {
         LOG(LOG_FATAL, "cannot start the index builder thread", "%s", "");
@@ -186,6 +200,7 @@ void searcher_free(searcher_t *s)
     pthread_join(s->thread, NULL);
     index_live_free(s->live);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
     pthread_cond_destroy(&s->wake);
     free(s->log);
     free(s);
@@ -229,6 +244,5 @@ void searcher_stats(searcher_t *s, searcher_stats_t *st)
 {
     pthread_mutex_lock(&s->mu);
     *st = s->stats;
-    st->rebuilding = s->rebuilding;
     pthread_mutex_unlock(&s->mu);
 }

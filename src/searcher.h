@@ -24,7 +24,6 @@ typedef struct searcher_stats {
     uint64_t builds, build_failures;
     size_t last_rows;
     double last_copy_s, last_build_s;
-    bool rebuilding;
 } searcher_stats_t;
 
 /* Starts the builder thread: the first build begins at once; later ones
