@@ -5,13 +5,92 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "xalloc.h"
 
+/* ---------------------------------------------------------------- memory */
+
+/* Big arrays (records, sort buffers, the id map) go in transparent huge
+ * pages where the kernel allows it: a 10M-point base spans 80k 4 KB pages,
+ * so the build's scatters and the searches' jumps would otherwise miss the
+ * TLB on nearly every access. Freed with free(). */
+static void *alloc_big(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p;
+    if (n < 2 * huge || posix_memalign(&p, huge, (n + huge - 1) & ~(huge - 1)) != 0)
+        return xmalloc(n);
+    madvise(p, (n + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+    return p;
+}
+
+typedef struct {
+    uint64_t key;
+    uint64_t idx;
+} keyidx_t;
+
+static int keyidx_cmp(const void *a, const void *b)
+{
+    const keyidx_t *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sorts a[0..n) by key, stably: LSD radix with 11-bit digits, whose 2048
+ * buckets keep the scatter inside the cache and TLB where 16-bit digits
+ * do not. All six histograms come from one read; a pass where every key
+ * has the same digit is skipped (common: data covers a few areas). */
+static void radix_sort(keyidx_t *a, size_t n)
+{
+    enum { BITS = 11, NB = 1 << BITS, PASSES = 6 };
+    if (n < 4096) {
+        qsort(a, n, sizeof *a, keyidx_cmp);
+        return;
+    }
+    size_t(*cnt)[NB] = xcalloc(PASSES, sizeof *cnt);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = a[i].key;
+        for (unsigned p = 0; p < PASSES; p++)
+            cnt[p][(k >> (p * BITS)) & (NB - 1)]++;
+    }
+    keyidx_t *tmp = alloc_big(n * sizeof *tmp), *src = a, *dst = tmp;
+    for (unsigned p = 0; p < PASSES; p++) {
+        unsigned shift = p * BITS;
+        size_t *c = cnt[p];
+        if (c[(src[0].key >> shift) & (NB - 1)] == n)
+            continue;
+        size_t sum = 0;
+        for (size_t d = 0; d < NB; d++) {
+            size_t t = c[d];
+            c[d] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(src[i].key >> shift) & (NB - 1)]++] = src[i];
+        keyidx_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(cnt);
+    free(tmp);
+}
+
 /* ---------------------------------------------------------------- ids */
+
+/* The id map has two parts, touched only by writers (under wlock). The
+ * sorted part is what index_build makes: ids ascending and their values in
+ * two dense arrays, 16 bytes a point, filled from a radix sort instead of
+ * millions of random hash inserts; a lookup binary-searches it (~24 probes,
+ * fine for writes). Ids first seen later go to a small open-addressing
+ * hash, merged into the sorted part once it holds an eighth as many. */
 
 #define MAP_EMPTY INT64_MIN
 #define MAP_TOMB (UINT64_C(1) << 63)
+#define ID_SIGN (UINT64_C(1) << 63)
 
 /* A live id maps to its packed location, which is enough to find its
  * record again by key even after a merge moved it; lat is offset to be
@@ -36,7 +115,7 @@ static size_t map_home(const index_idmap_t *m, int64_t id)
     return (size_t)(((unsigned __int128)h * m->cap) >> 64);
 }
 
-/* Bucket of id, or of the empty bucket where it would go. */
+/* Hash bucket of id, or of the empty bucket where it would go. */
 static size_t map_probe(const index_idmap_t *m, int64_t id)
 {
     size_t i = map_home(m, id);
@@ -45,54 +124,118 @@ static size_t map_probe(const index_idmap_t *m, int64_t id)
     return i;
 }
 
-static void map_alloc(index_idmap_t *m, size_t cap)
+/* Replaces the hash with an empty one of cap buckets. */
+static void hash_alloc(index_idmap_t *m, size_t cap)
 {
+    free(m->ids);
+    free(m->vals);
     m->cap = cap < 16 ? 16 : cap;
     m->ids = xmalloc(m->cap * sizeof *m->ids);
     m->vals = xmalloc(m->cap * sizeof *m->vals);
     for (size_t i = 0; i < m->cap; i++)
         m->ids[i] = MAP_EMPTY;
-    m->used = m->tombstones = 0;
+    m->used = 0;
 }
 
 static void map_free(index_idmap_t *m)
 {
     free(m->ids);
     free(m->vals);
+    free(m->sids);
+    free(m->svals);
     memset(m, 0, sizeof *m);
 }
 
-/* Rehashes into a table of cap buckets, dropping tombstones <= drop_upto. */
-static void map_rehash(index_idmap_t *m, size_t cap, int64_t drop_upto)
+static bool tomb_upto(uint64_t v, int64_t upto)
 {
-    index_idmap_t old = *m;
-    map_alloc(m, cap);
-    for (size_t i = 0; i < old.cap; i++) {
-        if (old.ids[i] == MAP_EMPTY)
-            continue;
-        if ((old.vals[i] & MAP_TOMB) && (int64_t)(old.vals[i] & ~MAP_TOMB) <= drop_upto)
-            continue;
-        size_t j = map_probe(m, old.ids[i]);
-        m->ids[j] = old.ids[i];
-        m->vals[j] = old.vals[i];
-        m->used++;
-        m->tombstones += (old.vals[i] & MAP_TOMB) != 0;
-    }
-    map_free(&old);
+    return (v & MAP_TOMB) && (int64_t)(v & ~MAP_TOMB) <= upto;
 }
 
-/* Bucket for id, inserting it (value unset) if absent; *fresh says which. */
-static size_t map_upsert_bucket(index_idmap_t *m, int64_t id, bool *fresh)
+/* Rehashes into a table of cap buckets, dropping tombstones <= drop_upto. */
+static void hash_rehash(index_idmap_t *m, size_t cap, int64_t drop_upto)
 {
-    if ((m->used + 1) * 4 > m->cap * 3)
-        map_rehash(m, m->cap * 2, INT64_MIN);
-    size_t i = map_probe(m, id);
-    *fresh = m->ids[i] == MAP_EMPTY;
-    if (*fresh) {
-        m->ids[i] = id;
+    int64_t *ids = m->ids;
+    uint64_t *vals = m->vals;
+    size_t n = m->cap;
+    m->ids = NULL;
+    m->vals = NULL;
+    hash_alloc(m, cap);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == MAP_EMPTY)
+            continue;
+        if (tomb_upto(vals[i], drop_upto)) {
+            m->tombstones--;
+            continue;
+        }
+        size_t j = map_probe(m, ids[i]);
+        m->ids[j] = ids[i];
+        m->vals[j] = vals[i];
         m->used++;
     }
-    return i;
+    free(ids);
+    free(vals);
+}
+
+/* Moves every hash entry into the sorted part. */
+static void map_merge(index_idmap_t *m)
+{
+    keyidx_t *e = xmalloc((m->used ? m->used : 1) * sizeof *e);
+    size_t ne = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->ids[i] != MAP_EMPTY)
+            e[ne++] = (keyidx_t){(uint64_t)m->ids[i] ^ ID_SIGN, m->vals[i]};
+    radix_sort(e, ne);
+    size_t n = m->ns + ne, i = 0, j = 0, k = 0;
+    int64_t *sids = alloc_big(n * sizeof *sids);
+    uint64_t *svals = alloc_big(n * sizeof *svals);
+    while (i < m->ns || j < ne) {
+        if (j == ne || (i < m->ns && m->sids[i] < (int64_t)(e[j].key ^ ID_SIGN))) {
+            sids[k] = m->sids[i];
+            svals[k++] = m->svals[i++];
+        } else {
+            sids[k] = (int64_t)(e[j].key ^ ID_SIGN);
+            svals[k++] = e[j++].idx;
+        }
+    }
+    free(m->sids);
+    free(m->svals);
+    m->sids = sids;
+    m->svals = svals;
+    m->ns = m->scap = n;
+    hash_alloc(m, 16);
+    free(e);
+}
+
+/* The value held for id, or NULL if the map has none. */
+static uint64_t *map_find(index_idmap_t *m, int64_t id)
+{
+    if (id == MAP_EMPTY)
+        return NULL;
+    size_t lo = 0, hi = m->ns;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->sids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->ns && m->sids[lo] == id)
+        return &m->svals[lo];
+    size_t i = map_probe(m, id);
+    return m->ids[i] == id ? &m->vals[i] : NULL;
+}
+
+/* Adds id, which the map does not hold; returns its (unset) value. */
+static uint64_t *map_insert(index_idmap_t *m, int64_t id)
+{
+    if (m->used >= 1024 && m->used >= m->ns / 8)
+        map_merge(m);
+    if ((m->used + 1) * 4 > m->cap * 3)
+        hash_rehash(m, m->cap * 2, INT64_MIN);
+    size_t i = map_probe(m, id);
+    m->ids[i] = id;
+    m->used++;
+    return &m->vals[i];
 }
 
 /* ---------------------------------------------------------------- kinds */
@@ -124,7 +267,7 @@ static index_base_t *base_new(size_t n, index_kind_t kind, unsigned leaf)
 {
     index_base_t *b = xcalloc(1, sizeof *b);
     b->n = n;
-    b->recs = xmalloc((n ? n : 1) * sizeof *b->recs);
+    b->recs = alloc_big((n ? n : 1) * sizeof *b->recs);
     (void)kind;
     (void)leaf;
     return b;
@@ -217,9 +360,9 @@ index_t *index_new(index_kind_t kind, const index_options_t *opt)
     pthread_mutex_init(&ix->wlock, NULL);
     ix->base = base_new(0, kind, ix->leaf_capacity);
     if (kind == INDEX_QUADTREE)
-        index_qt_build(ix->base, ix->leaf_capacity);
+        index_qt_build(ix->base, ix->leaf_capacity, NULL);
     ix->delta_limit = delta_limit_for(ix, 0);
-    map_alloc(&ix->map, 16);
+    hash_alloc(&ix->map, 16);
     atomic_init(&ix->refs, 1);
     return ix;
 }
@@ -238,101 +381,61 @@ void index_free(index_t *ix)
 
 /* ---------------------------------------------------------------- build */
 
-typedef struct {
-    uint64_t key;
-    uint64_t idx;
-} keyidx_t;
-
-static int keyidx_cmp(const void *a, const void *b)
-{
-    const keyidx_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Sorts a[0..n) by key, stably; 16-bit LSD radix passes, skipping passes
- * where every key has the same digit (common: data covers a few areas). */
-static void sort_keys(keyidx_t *a, size_t n)
-{
-    if (n < 4096) {
-        qsort(a, n, sizeof *a, keyidx_cmp);
-        return;
-    }
-    keyidx_t *tmp = xmalloc(n * sizeof *tmp), *src = a, *dst = tmp;
-    size_t *cnt = xmalloc(65536 * sizeof *cnt);
-    for (unsigned shift = 0; shift < 64; shift += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i].key >> shift) & 0xFFFF]++;
-        if (cnt[(src[0].key >> shift) & 0xFFFF] == n)
-            continue;
-        size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i].key >> shift) & 0xFFFF]++] = src[i];
-        keyidx_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
-    free(cnt);
-    free(tmp);
-}
-
 static bool point_valid(const index_point_t *p)
 {
     return p->id != INT64_MIN && p->version >= 0 && geo_valid(p->lat, p->lng);
 }
 
-/* For ids that occur more than once, marks all but the newest in drop. */
-static void drop_duplicates(const index_point_t *pts, size_t n, index_idmap_t *map,
-                            const int64_t *dups, size_t ndups, uint8_t *drop)
+/* Fills the sorted part of the empty map m from pts; for a repeated id
+ * the highest version wins (the first of equals), the others are marked
+ * in *drop (allocated here, NULL if there are none). keys is scratch. */
+static void build_idmap(index_idmap_t *m, const index_point_t *pts, size_t n, bool sorted,
+                        keyidx_t *keys, uint8_t **drop)
 {
-    index_idmap_t best;
-    map_alloc(&best, ndups * 2 + 16);
-    for (size_t i = 0; i < ndups; i++) {
-        bool fresh;
-        size_t b = map_upsert_bucket(&best, dups[i], &fresh);
-        if (fresh)
-            best.vals[b] = UINT64_MAX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t b = map_probe(&best, pts[i].id);
-        if (best.ids[b] == MAP_EMPTY)
-            continue;
-        size_t cur = (size_t)best.vals[b];
-        if (cur == SIZE_MAX || pts[i].version > pts[cur].version) {
-            if (cur != SIZE_MAX)
-                drop[cur / 8] |= (uint8_t)(1u << (cur % 8));
-            best.vals[b] = i;
-        } else {
-            drop[i / 8] |= (uint8_t)(1u << (i % 8));
+    size_t nids = n;
+    *drop = NULL;
+    if (!sorted) {
+        for (size_t i = 0; i < n; i++)
+            keys[i] = (keyidx_t){(uint64_t)pts[i].id ^ ID_SIGN, i};
+        radix_sort(keys, n);
+        nids = 0;
+        for (size_t i = 0, j; i < n; i = j) {
+            size_t best = keys[i].idx;
+            for (j = i + 1; j < n && keys[j].key == keys[i].key; j++)
+                if (pts[keys[j].idx].version > pts[best].version)
+                    best = keys[j].idx;
+            if (j - i > 1) {
+                if (*drop == NULL)
+                    *drop = xcalloc(n / 8 + 1, 1);
+                for (size_t k = i; k < j; k++)
+                    if (keys[k].idx != best)
+                        (*drop)[keys[k].idx / 8] |= (uint8_t)(1u << (keys[k].idx % 8));
+            }
+            keys[nids++].idx = best; /* nids <= i: nothing unread is overwritten */
         }
     }
-    for (size_t b = 0; b < best.cap; b++) {
-        if (best.ids[b] == MAP_EMPTY)
-            continue;
-        const index_point_t *w = &pts[best.vals[b]];
-        map->vals[map_probe(map, w->id)] = loc_pack(geo_coord_encode(w->lat), geo_coord_encode(w->lng));
+    free(m->sids);
+    free(m->svals);
+    m->sids = alloc_big((nids ? nids : 1) * sizeof *m->sids);
+    m->svals = alloc_big((nids ? nids : 1) * sizeof *m->svals);
+    m->ns = m->scap = nids;
+    for (size_t i = 0; i < nids; i++) {
+        size_t p = sorted ? i : keys[i].idx;
+        if (!sorted && i + 16 < nids)
+            __builtin_prefetch(&pts[keys[i + 16].idx]);
+        m->sids[i] = pts[p].id;
+        m->svals[i] = loc_pack(geo_coord_encode(pts[p].lat), geo_coord_encode(pts[p].lng));
     }
-    map_free(&best);
 }
 
 int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size_t errlen)
 {
-    int64_t *dups = NULL;
-    size_t ndups = 0, dups_cap = 0, live = 0;
+    size_t live = 0;
     uint8_t *drop = NULL;
-    keyidx_t *keys = NULL;
+    bool sorted = true;
 
     pthread_mutex_lock(&ix->wlock);
-    if (ix->base->n || ix->ndelta || ix->map.used) {
+    if (ix->base->n || ix->ndelta || ix->map.used || ix->map.ns) {
         snprintf(err, errlen, "index_build: index is not empty");
         goto fail;
     }
@@ -346,43 +449,33 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
                      (long long)pts[i].id);
             goto fail;
         }
+        sorted = sorted && (i == 0 || pts[i].id > pts[i - 1].id);
     }
 
-    map_free(&ix->map);
-    map_alloc(&ix->map, n + n / 3 + 16);
-    for (size_t i = 0; i < n; i++) {
-        /* Hash buckets are random accesses into a big table: prefetch a
-         * few points ahead so the misses overlap. */
-        if (i + 8 < n)
-            __builtin_prefetch(&ix->map.ids[map_home(&ix->map, pts[i + 8].id)]);
-        bool fresh;
-        size_t b = map_upsert_bucket(&ix->map, pts[i].id, &fresh);
-        if (fresh) {
-            ix->map.vals[b] = loc_pack(geo_coord_encode(pts[i].lat), geo_coord_encode(pts[i].lng));
-        } else {
-            if (ndups == dups_cap) {
-                dups_cap = dups_cap ? dups_cap * 2 : 64;
-                dups = xrealloc(dups, dups_cap * sizeof *dups);
-            }
-            dups[ndups++] = pts[i].id;
-        }
-    }
-    if (ndups) {
-        drop = xcalloc(n / 8 + 1, 1);
-        drop_duplicates(pts, n, &ix->map, dups, ndups, drop);
-    }
+    /* Ids ascending (a snapshot read in primary-key order) need no sort. */
+    keyidx_t *keys = alloc_big((n ? n : 1) * sizeof *keys);
+    build_idmap(&ix->map, pts, n, sorted, keys, &drop);
+    ix->map.tombstones = 0;
 
-    keys = xmalloc((n ? n : 1) * sizeof *keys);
     for (size_t i = 0; i < n; i++) {
         if (drop && (drop[i / 8] >> (i % 8) & 1))
             continue;
         keys[live].key = geohash_key(geo_coord_encode(pts[i].lat), geo_coord_encode(pts[i].lng));
         keys[live++].idx = i;
     }
-    sort_keys(keys, live);
+    radix_sort(keys, live);
 
+    /* The gather jumps around pts: prefetch ahead so the misses overlap.
+     * The sorted keys are kept, packed, for the quadtree build. */
     index_base_t *nb = base_new(live, ix->kind, ix->leaf_capacity);
+    uint64_t *sorted_keys = (uint64_t *)keys;
     for (size_t i = 0; i < live; i++) {
+        if (i + 16 < live) {
+            const char *ahead = (const char *)&pts[keys[i + 16].idx];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + sizeof *pts - 1);
+        }
+        uint64_t key = keys[i].key;
         const index_point_t *p = &pts[keys[i].idx];
         index_rec_t *r = &nb->recs[i];
         r->lat = geo_coord_encode(p->lat);
@@ -390,9 +483,10 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
         r->id = p->id;
         r->cats = p->categories;
         r->version = p->version;
+        sorted_keys[i] = key; /* slot i of 8 bytes lies in entry i/2 <= i, already read */
     }
     if (ix->kind == INDEX_QUADTREE)
-        index_qt_build(nb, ix->leaf_capacity);
+        index_qt_build(nb, ix->leaf_capacity, sorted_keys);
     else
         base_sample(nb);
 
@@ -406,7 +500,6 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
     base_free(old);
     free(keys);
     free(drop);
-    free(dups);
     return 0;
 
 fail:
@@ -422,23 +515,37 @@ static void merge_delta(index_t *ix)
 {
     index_base_t *b = ix->base;
     index_base_t *nb = base_new(b->n - b->ndeleted + ix->ndelta, ix->kind, ix->leaf_capacity);
+    uint64_t *keys = alloc_big((nb->n ? nb->n : 1) * sizeof *keys);
     size_t i = 0, j = 0, k = 0;
+    uint64_t ki = 0, kj = 0;
 
+    /* Each key is computed once and kept for the quadtree build. */
+    while (i < b->n && b->recs[i].version == INDEX_DELETED)
+        i++;
+    if (i < b->n)
+        ki = index_rec_key(&b->recs[i]);
+    if (j < ix->ndelta)
+        kj = index_rec_key(&ix->delta[j]);
     while (i < b->n || j < ix->ndelta) {
-        if (i < b->n && b->recs[i].version == INDEX_DELETED) {
-            i++;
-            continue;
-        }
-        if (j == ix->ndelta ||
-            (i < b->n && index_rec_key(&b->recs[i]) <= index_rec_key(&ix->delta[j])))
+        if (j == ix->ndelta || (i < b->n && ki <= kj)) {
+            keys[k] = ki;
             nb->recs[k++] = b->recs[i++];
-        else
+            while (i < b->n && b->recs[i].version == INDEX_DELETED)
+                i++;
+            if (i < b->n)
+                ki = index_rec_key(&b->recs[i]);
+        } else {
+            keys[k] = kj;
             nb->recs[k++] = ix->delta[j++];
+            if (j < ix->ndelta)
+                kj = index_rec_key(&ix->delta[j]);
+        }
     }
     if (ix->kind == INDEX_QUADTREE)
-        index_qt_build(nb, ix->leaf_capacity);
+        index_qt_build(nb, ix->leaf_capacity, keys);
     else
         base_sample(nb);
+    free(keys);
 
     pthread_rwlock_wrlock(&ix->lock);
     ix->base = nb;
@@ -535,12 +642,11 @@ bool index_upsert(index_t *ix, const index_point_t *p)
     index_rec_t nr = {geo_coord_encode(p->lat), geo_coord_encode(p->lng), p->id, p->categories,
                       p->version};
     size_t bpos = SIZE_MAX, dpos = SIZE_MAX;
-    bool fresh;
 
     pthread_mutex_lock(&ix->wlock);
-    size_t b = map_upsert_bucket(&ix->map, p->id, &fresh);
-    if (!fresh) {
-        uint64_t v = ix->map.vals[b];
+    uint64_t *val = map_find(&ix->map, p->id);
+    if (val) {
+        uint64_t v = *val;
         int64_t held = (v & MAP_TOMB) ? (int64_t)(v & ~MAP_TOMB) : locate(ix, p->id, v, &bpos, &dpos);
         if (p->version <= held) {
             pthread_mutex_unlock(&ix->wlock);
@@ -548,9 +654,11 @@ bool index_upsert(index_t *ix, const index_point_t *p)
         }
         if (v & MAP_TOMB)
             ix->map.tombstones--;
+    } else {
+        val = map_insert(&ix->map, p->id);
     }
     apply_change(ix, bpos, dpos, &nr);
-    ix->map.vals[b] = loc_pack(nr.lat, nr.lng);
+    *val = loc_pack(nr.lat, nr.lng);
     maybe_merge(ix);
     pthread_mutex_unlock(&ix->wlock);
     return true;
@@ -561,12 +669,11 @@ bool index_remove(index_t *ix, int64_t id, int64_t version)
     if (id == INT64_MIN || version < 0)
         return false;
     size_t bpos = SIZE_MAX, dpos = SIZE_MAX;
-    bool fresh;
 
     pthread_mutex_lock(&ix->wlock);
-    size_t b = map_upsert_bucket(&ix->map, id, &fresh);
-    if (!fresh) {
-        uint64_t v = ix->map.vals[b];
+    uint64_t *val = map_find(&ix->map, id);
+    if (val) {
+        uint64_t v = *val;
         int64_t held = (v & MAP_TOMB) ? (int64_t)(v & ~MAP_TOMB) : locate(ix, id, v, &bpos, &dpos);
         if (version <= held) {
             pthread_mutex_unlock(&ix->wlock);
@@ -574,10 +681,12 @@ bool index_remove(index_t *ix, int64_t id, int64_t version)
         }
         if (v & MAP_TOMB)
             ix->map.tombstones--;
+    } else {
+        val = map_insert(&ix->map, id);
     }
     if (bpos != SIZE_MAX || dpos != SIZE_MAX)
         apply_change(ix, bpos, dpos, NULL);
-    ix->map.vals[b] = MAP_TOMB | (uint64_t)version;
+    *val = MAP_TOMB | (uint64_t)version;
     ix->map.tombstones++;
     maybe_merge(ix);
     pthread_mutex_unlock(&ix->wlock);
@@ -587,10 +696,19 @@ bool index_remove(index_t *ix, int64_t id, int64_t version)
 size_t index_forget_tombstones(index_t *ix, int64_t upto)
 {
     pthread_mutex_lock(&ix->wlock);
-    size_t before = ix->map.tombstones;
-    size_t live = ix->map.used - ix->map.tombstones;
-    map_rehash(&ix->map, live + live / 3 + 16 > ix->map.cap ? live + live / 3 + 16 : ix->map.cap, upto);
-    size_t gone = before - ix->map.tombstones;
+    index_idmap_t *m = &ix->map;
+    size_t before = m->tombstones, k = 0;
+    for (size_t i = 0; i < m->ns; i++) {
+        if (tomb_upto(m->svals[i], upto)) {
+            m->tombstones--;
+            continue;
+        }
+        m->sids[k] = m->sids[i];
+        m->svals[k++] = m->svals[i];
+    }
+    m->ns = k;
+    hash_rehash(m, m->used + m->used / 3 + 16 > m->cap ? m->used + m->used / 3 + 16 : m->cap, upto);
+    size_t gone = before - m->tombstones;
     pthread_mutex_unlock(&ix->wlock);
     return gone;
 }
@@ -599,10 +717,10 @@ bool index_get(index_t *ix, int64_t id, index_point_t *out)
 {
     bool found = false;
     pthread_mutex_lock(&ix->wlock);
-    size_t b = map_probe(&ix->map, id);
-    if (ix->map.ids[b] == id && !(ix->map.vals[b] & MAP_TOMB)) {
+    const uint64_t *val = map_find(&ix->map, id);
+    if (val && !(*val & MAP_TOMB)) {
         size_t bpos, dpos;
-        locate(ix, id, ix->map.vals[b], &bpos, &dpos);
+        locate(ix, id, *val, &bpos, &dpos);
         const index_rec_t *r = bpos != SIZE_MAX ? &ix->base->recs[bpos] : &ix->delta[dpos];
         out->id = r->id;
         out->lat = geo_coord_decode(r->lat);
@@ -626,7 +744,7 @@ void index_stats(index_t *ix, index_stats_t *st)
                       b->deleted_cap * sizeof *b->deleted + b->nnodes * sizeof *b->nodes +
                       (b->sample ? (b->n / INDEX_SAMPLE + 1) * sizeof *b->sample : 0) +
                       ix->delta_alloc * sizeof *ix->delta;
-    st->bytes_idmap = ix->map.cap * (sizeof *ix->map.ids + sizeof *ix->map.vals);
+    st->bytes_idmap = (ix->map.cap + ix->map.scap) * (sizeof *ix->map.ids + sizeof *ix->map.vals);
     st->generation = ix->generation;
     pthread_mutex_unlock(&ix->wlock);
 }

@@ -47,11 +47,16 @@ typedef struct {
  * instead of a cache line of records per probe, then ends among 16. */
 #define INDEX_SAMPLE 16
 
-/* id → where the live record is (packed location) or a tombstone version. */
+/* id → where the live record is (packed location) or a tombstone version:
+ * a sorted part from the build and a hash of ids seen since (index.c). */
 typedef struct {
-    int64_t *ids;   /* INT64_MIN = empty bucket */
+    int64_t *sids;  /* ascending */
+    uint64_t *svals;
+    size_t ns, scap;
+    int64_t *ids;   /* hash; INT64_MIN = empty bucket */
     uint64_t *vals;
-    size_t cap, used, tombstones;
+    size_t cap, used;
+    size_t tombstones; /* in both parts */
 } index_idmap_t;
 
 struct index {
@@ -133,8 +138,9 @@ void index_gh_seed(index_search_t *s);
 /* Geohash: pushes the four quarter cells of c. */
 void index_gh_split(index_search_t *s, const index_cell_t *c);
 
-/* Quadtree kind (index_quadtree.c): builds b->nodes over b->recs. */
-void index_qt_build(index_base_t *b, unsigned leaf_capacity);
+/* Quadtree kind (index_quadtree.c): builds b->nodes over b->recs; keys
+ * (may be NULL) holds the key of each record. */
+void index_qt_build(index_base_t *b, unsigned leaf_capacity, const uint64_t *keys);
 
 /* Quadtree: pushes the root. */
 void index_qt_seed(index_search_t *s);

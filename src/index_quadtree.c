@@ -9,9 +9,25 @@
 
 typedef struct {
     index_base_t *b;
+    const uint64_t *keys; /* NULL: compute each key from its record */
     size_t cap;
     unsigned leaf;
 } qt_builder_t;
+
+/* First position in [lo, hi) whose key is >= key. */
+static uint32_t qt_lower_bound(const qt_builder_t *q, uint32_t lo, uint32_t hi, uint64_t key)
+{
+    if (q->keys == NULL)
+        return (uint32_t)index_lower_bound(q->b->recs, lo, hi, key);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (q->keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
 static uint32_t alloc_children(qt_builder_t *q)
 {
@@ -50,7 +66,7 @@ static void build_node(qt_builder_t *q, uint32_t ni, uint64_t bits, unsigned nbi
             c->end = end;
         } else {
             geohash_cell_t next = {bits << 2 | (i + 1), nbits + 2};
-            c->end = (uint32_t)index_lower_bound(q->b->recs, from, end, geohash_cell_lo(next));
+            c->end = qt_lower_bound(q, from, end, geohash_cell_lo(next));
         }
         from = c->end;
     }
@@ -64,9 +80,9 @@ static void build_node(qt_builder_t *q, uint32_t ni, uint64_t bits, unsigned nbi
     }
 }
 
-void index_qt_build(index_base_t *b, unsigned leaf_capacity)
+void index_qt_build(index_base_t *b, unsigned leaf_capacity, const uint64_t *keys)
 {
-    qt_builder_t q = {b, b->n / leaf_capacity + 16, leaf_capacity};
+    qt_builder_t q = {b, keys, b->n / leaf_capacity + 16, leaf_capacity};
     free(b->nodes);
     b->nodes = xmalloc(q.cap * sizeof *b->nodes);
     b->nnodes = 1;

@@ -441,6 +441,106 @@ START_TEST(test_empty_and_one)
 }
 END_TEST
 
+/* Builds big enough for the radix sorts (>= 4096 points), with ids out of
+ * order, repeated and negative, then enough new ids that the id map merges
+ * its hash into its sorted part; every id is checked with index_get. */
+typedef struct {
+    int64_t id;
+    double d;
+} id_dist_t;
+
+static int id_dist_cmp(const void *a, const void *b)
+{
+    const id_dist_t *x = a, *y = b;
+    if (x->d != y->d)
+        return x->d < y->d ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void check_ids(index_t *ix, const index_point_t *want, size_t nids)
+{
+    size_t live = 0;
+    for (size_t j = 0; j < nids; j++) {
+        index_point_t got;
+        bool found = index_get(ix, want[j].id, &got);
+        ck_assert_int_eq(found, want[j].version >= 0);
+        if (!found)
+            continue;
+        live++;
+        ck_assert_int_eq(got.version, want[j].version);
+        ck_assert_uint_eq(got.categories, want[j].categories);
+        ck_assert_double_eq(got.lat, geo_coord_decode(geo_coord_encode(want[j].lat)));
+        ck_assert_double_eq(got.lng, geo_coord_decode(geo_coord_encode(want[j].lng)));
+    }
+    index_stats_t st;
+    index_stats(ix, &st);
+    ck_assert_uint_eq(st.count, live);
+
+    /* One wide query against a scan of the expected points. */
+    index_query_t q = {.lat = 10, .lng = 10, .radius_m = 4e6, .limit = 8};
+    index_hit_t hits[8];
+    size_t nh, nb = 0;
+    uint64_t total;
+    char err[128];
+    id_dist_t *all = malloc(nids * sizeof *all);
+    for (size_t j = 0; j < nids; j++) {
+        if (want[j].version < 0)
+            continue;
+        double d = geo_distance_m(10, 10, geo_coord_decode(geo_coord_encode(want[j].lat)),
+                                  geo_coord_decode(geo_coord_encode(want[j].lng)));
+        if (d <= q.radius_m)
+            all[nb++] = (id_dist_t){want[j].id, d};
+    }
+    qsort(all, nb, sizeof *all, id_dist_cmp);
+    ck_assert_int_eq(index_search_radius(ix, &q, hits, &nh, &total, err, sizeof err), 0);
+    ck_assert_uint_eq(total, nb);
+    ck_assert_uint_eq(nh, nb < 8 ? nb : 8);
+    for (size_t i = 0; i < nh; i++) {
+        ck_assert_int_eq(hits[i].id, all[i].id);
+        ck_assert_double_eq(hits[i].distance_m, all[i].d);
+    }
+    free(all);
+}
+
+START_TEST(test_large_build_idmap)
+{
+    enum { N = 30000, IDS = 20000, NEW = 6000, GONE = 1000 };
+    char err[128];
+    index_point_t *pts = malloc(N * sizeof *pts), *want = malloc((IDS + NEW) * sizeof *want);
+    rng_state = 0x9E3779B97F4A7C15ull;
+    for (size_t j = 0; j < IDS + NEW; j++)
+        want[j] = (index_point_t){.id = ((int64_t)j - IDS / 2) * 1000003, .version = -1};
+    for (size_t i = 0; i < N; i++) {
+        size_t j = rnext() % IDS;
+        pts[i] = (index_point_t){want[j].id, rnd() * 40 - 10, rnd() * 40 - 10, rnext(), (int64_t)(rnext() % 5)};
+        if (pts[i].version > want[j].version)
+            want[j] = pts[i]; /* the first of equal versions wins */
+    }
+    for (int k = 0; k < 2; k++) {
+        index_point_t *w = malloc((IDS + NEW) * sizeof *w);
+        memcpy(w, want, (IDS + NEW) * sizeof *w);
+        index_t *ix = index_new(k ? INDEX_QUADTREE : INDEX_GEOHASH, NULL);
+        ck_assert_msg(index_build(ix, pts, N, err, sizeof err) == 0, "%s", err);
+        check_ids(ix, w, IDS + NEW);
+        for (size_t j = IDS; j < IDS + NEW; j++) {
+            w[j] = (index_point_t){w[j].id, rnd() * 40 - 10, rnd() * 40 - 10, rnext(), 1};
+            ck_assert(index_upsert(ix, &w[j]));
+        }
+        for (size_t j = 0; j < GONE; j++) {
+            ck_assert(index_remove(ix, w[j * 7].id, 10));
+            w[j * 7].version = -1;
+        }
+        check_ids(ix, w, IDS + NEW);
+        ck_assert_uint_eq(index_forget_tombstones(ix, 10), GONE);
+        check_ids(ix, w, IDS + NEW);
+        index_free(ix);
+        free(w);
+    }
+    free(pts);
+    free(want);
+}
+END_TEST
+
 START_TEST(test_kind_parse)
 {
     index_kind_t k;
@@ -460,6 +560,7 @@ static Suite *index_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_kind_parse);
     tcase_add_test(tc, test_empty_and_one);
+    tcase_add_test(tc, test_large_build_idmap);
     tcase_add_test(tc, test_regress_seeds);
     tcase_add_test(tc, test_random_seeds);
     suite_add_tcase(s, tc);
