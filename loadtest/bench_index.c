@@ -5,6 +5,7 @@
  *   BENCH_QUERIES=N                queries per index and size (default 200000)
  *   BENCH_BRUTE=N                  brute-force sample (default 1000, 100 at >= 5M)
  *   BENCH_KINDS=geohash|quadtree   only that index (default both)
+ *   BENCH_LEAF=N                   quadtree leaf capacity (default: the index's)
  *   PROXIMITY_CITIES=path          default loadtest/data/cities.tsv
  *
  * Prints figures only; nothing here is a pass/fail timing assertion. */
@@ -165,7 +166,10 @@ static void bench_size(const char *cities, size_t n, size_t nq)
             memset(tot[k], 0, nq * sizeof(uint64_t));
             continue;
         }
-        index_t *ix = index_new(kind, NULL);
+        index_options_t opt = {0};
+        if (getenv("BENCH_LEAF"))
+            opt.leaf_capacity = (unsigned)strtoul(getenv("BENCH_LEAF"), NULL, 10);
+        index_t *ix = index_new(kind, &opt);
         double t0 = now_s();
         if (index_build(ix, pts, n, err, sizeof err) < 0) {
             fprintf(stderr, "%s\n", err);

@@ -349,7 +349,9 @@ index_t *index_new(index_kind_t kind, const index_options_t *opt)
     pthread_rwlockattr_t attr;
 
     ix->kind = kind;
-    ix->leaf_capacity = opt && opt->leaf_capacity ? opt->leaf_capacity : 32;
+    /* 64 measured best at 10M (vs 16/32/128): fewer nodes and pushes,
+     * while a boundary leaf is still only 2 KB of records to check. */
+    ix->leaf_capacity = opt && opt->leaf_capacity ? opt->leaf_capacity : 64;
     ix->delta_option = opt ? opt->delta_capacity : 0;
     /* Writer preference: a stream of searches must not starve the writer,
      * whose critical sections are tiny anyway. */
@@ -1000,11 +1002,13 @@ static double h_series(const index_search_t *s, double lat, double lng)
     double dphi = lat * GEO_DEG_TO_RAD - s->o.lat_rad, dl = dlng * GEO_DEG_TO_RAD;
     if (fabs(dphi) >= 0.01 || fabs(dl) >= 0.05)
         return -1.0;
+    /* Horner form with reciprocal constants: a division per term would
+     * cost more than the rest of the point check. */
     double p2 = dphi * dphi, x2 = p2 * 0.25, y = dl * 0.5, y2 = y * y;
-    double s1 = 0.5 * dphi * (1.0 - x2 / 6.0 + x2 * x2 / 120.0);
-    double s2 = y * (1.0 - y2 / 6.0 + y2 * y2 / 120.0);
-    double cosd = 1.0 - p2 / 2.0 + p2 * p2 / 24.0 - p2 * p2 * p2 / 720.0;
-    double sind = dphi * (1.0 - p2 / 6.0 + p2 * p2 / 120.0);
+    double s1 = 0.5 * dphi * (1.0 - x2 * ((1.0 / 6.0) - x2 * (1.0 / 120.0)));
+    double s2 = y * (1.0 - y2 * ((1.0 / 6.0) - y2 * (1.0 / 120.0)));
+    double cosd = 1.0 - p2 * (0.5 - p2 * ((1.0 / 24.0) - p2 * (1.0 / 720.0)));
+    double sind = dphi * (1.0 - p2 * ((1.0 / 6.0) - p2 * (1.0 / 120.0)));
     double cos2 = s->o.cos_lat * cosd - s->sin_lat * sind;
     return s1 * s1 + s->o.cos_lat * cos2 * s2 * s2;
 }
@@ -1023,6 +1027,9 @@ static bool series_beyond(double a, double t, int sign)
  * by the series; libm runs only near a threshold and for real hits. */
 static void visit(index_search_t *s, const index_cell_t *c, bool inside)
 {
+    /* A leaf is a few cold cache lines: ask for all of them at once. */
+    for (const char *a = (const char *)&s->recs[c->begin], *e = (const char *)&s->recs[c->end]; a < e; a += 64)
+        __builtin_prefetch(a);
     for (uint32_t i = c->begin; i < c->end; i++) {
         const index_rec_t *r = &s->recs[i];
         if (r->version == INDEX_DELETED || (s->filter && !(r->cats & s->filter)))

@@ -42,7 +42,7 @@ typedef struct {
 } index_point_t;
 
 typedef struct {
-    /* Quadtree: a node holding more points than this is split (default 32). */
+    /* Quadtree: a node holding more points than this is split (default 64). */
     unsigned leaf_capacity;
     /* Changes buffered before the writer merges them into the base
      * (0 = automatic: grows with the index, 1024..65536). */

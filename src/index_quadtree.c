@@ -93,12 +93,43 @@ void index_qt_build(index_base_t *b, unsigned leaf_capacity, const uint64_t *key
     b->nodes = xrealloc(b->nodes, b->nnodes * sizeof *b->nodes);
 }
 
+/* Depth (even) of the smallest quadtree cell that holds the whole circle
+ * of a bounded search, judging by its bounding box; 0 = the root. */
+static unsigned seed_depth(const index_search_t *s, uint64_t *key)
+{
+    geo_bounds_t b;
+    if (!s->bounded)
+        return 0;
+    geo_circle_bounds(s->o.lat, s->o.lng, s->radius_m, &b);
+    if (b.nlng != 1)
+        return 0;
+    /* Points sit on the 1e-7° grid: rounding a corner to the grid cannot
+     * pass a grid point inside the box, and keys are monotone per axis. */
+    int32_t lat_lo = geo_coord_encode(b.lat_lo < -90.0 ? -90.0 : b.lat_lo);
+    int32_t lat_hi = geo_coord_encode(b.lat_hi > 90.0 ? 90.0 : b.lat_hi);
+    int32_t lng_lo = geo_coord_encode(b.lng_lo[0] < -180.0 ? -180.0 : b.lng_lo[0]);
+    int32_t lng_hi = geo_coord_encode(b.lng_hi[0] > 180.0 ? 180.0 : b.lng_hi[0]);
+    uint64_t lo = geohash_key(lat_lo, lng_lo), hi = geohash_key(lat_hi, lng_hi);
+    *key = lo;
+    return lo == hi ? 64 : (unsigned)__builtin_clzll(lo ^ hi) & ~1u;
+}
+
 void index_qt_seed(index_search_t *s)
 {
-    const index_qnode_t *root = &s->nodes[0];
-    if (root->live == 0)
+    uint64_t key = 0;
+    unsigned depth = seed_depth(s, &key), nbits = 0;
+    uint32_t ni = 0;
+    /* A small circle skips the walk down through cells that all hold it:
+     * everything outside the seed cell is outside the circle. */
+    while (s->nodes[ni].child && nbits + 2 <= depth) {
+        ni = s->nodes[ni].child + (uint32_t)(key >> (62 - nbits) & 3);
+        nbits += 2;
+    }
+    const index_qnode_t *nd = &s->nodes[ni];
+    if (nd->live == 0)
         return;
-    index_cell_t c = {.bits = 0, .nbits = 0, .begin = root->begin, .end = root->end, .node = 0};
+    index_cell_t c = {.bits = nbits ? key >> (64 - nbits) : 0, .nbits = nbits, .begin = nd->begin,
+                      .end = nd->end, .node = ni};
     index_engine_push(s, &c);
 }
 
