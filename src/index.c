@@ -277,11 +277,55 @@ static void base_free(index_base_t *b)
 {
     if (b == NULL)
         return;
+    free(b->big_pos);
+    free(b->big_ver);
     free(b->recs);
     free(b->deleted);
     free(b->nodes);
     free(b->sample);
     free(b);
+}
+
+/* Version of the record at pos among pos_of[0..n), which must hold it. */
+static int64_t big_version(const uint32_t *pos_of, const int64_t *ver, size_t n, size_t pos)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pos_of[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == n || pos_of[lo] != pos)
+        abort(); /* a big version without its entry: a bug, not data */
+    return ver[lo];
+}
+
+/* Version of live base record pos. */
+static int64_t base_version(const index_base_t *b, size_t pos)
+{
+    uint32_t v = b->recs[pos].ver;
+    return v == INDEX_VER_BIG ? big_version(b->big_pos, b->big_ver, b->nbig, pos) : b->vbase + v;
+}
+
+/* Stores version v (>= b->vbase) of record pos; records are filled in
+ * position order, so the big table stays sorted. */
+static void base_set_version(index_base_t *b, size_t pos, int64_t v)
+{
+    uint64_t off = (uint64_t)v - (uint64_t)b->vbase;
+    if (off < INDEX_VER_BIG) {
+        b->recs[pos].ver = (uint32_t)off;
+        return;
+    }
+    b->recs[pos].ver = INDEX_VER_BIG;
+    if (b->nbig == b->big_cap) {
+        b->big_cap = b->big_cap ? b->big_cap * 2 : 16;
+        b->big_pos = xrealloc(b->big_pos, b->big_cap * sizeof *b->big_pos);
+        b->big_ver = xrealloc(b->big_ver, b->big_cap * sizeof *b->big_ver);
+    }
+    b->big_pos[b->nbig] = (uint32_t)pos;
+    b->big_ver[b->nbig++] = v;
 }
 
 size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t key)
@@ -328,7 +372,7 @@ static size_t find_rec(const index_rec_t *recs, size_t n, int32_t lat, int32_t l
 {
     uint64_t key = geohash_key(lat, lng);
     for (size_t i = index_lower_bound(recs, 0, n, key); i < n && index_rec_key(&recs[i]) == key; i++)
-        if (recs[i].id == id && recs[i].version != INDEX_DELETED)
+        if (recs[i].id == id && recs[i].ver != INDEX_VER_DELETED)
             return i;
     return SIZE_MAX;
 }
@@ -375,6 +419,7 @@ void index_free(index_t *ix)
         return;
     base_free(ix->base);
     free(ix->delta);
+    free(ix->delta_ver);
     map_free(&ix->map);
     pthread_rwlock_destroy(&ix->lock);
     pthread_mutex_destroy(&ix->wlock);
@@ -459,17 +504,20 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
     build_idmap(&ix->map, pts, n, sorted, keys, &drop);
     ix->map.tombstones = 0;
 
+    int64_t vmin = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
         if (drop && (drop[i / 8] >> (i % 8) & 1))
             continue;
         keys[live].key = geohash_key(geo_coord_encode(pts[i].lat), geo_coord_encode(pts[i].lng));
         keys[live++].idx = i;
+        vmin = pts[i].version < vmin ? pts[i].version : vmin;
     }
     radix_sort(keys, live);
 
     /* The gather jumps around pts: prefetch ahead so the misses overlap.
      * The sorted keys are kept, packed, for the quadtree build. */
     index_base_t *nb = base_new(live, ix->kind, ix->leaf_capacity);
+    nb->vbase = live ? vmin : 0;
     uint64_t *sorted_keys = (uint64_t *)keys;
     for (size_t i = 0; i < live; i++) {
         if (i + 16 < live) {
@@ -484,7 +532,7 @@ int index_build(index_t *ix, const index_point_t *pts, size_t n, char *err, size
         r->lng = geo_coord_encode(p->lng);
         r->id = p->id;
         r->cats = p->categories;
-        r->version = p->version;
+        base_set_version(nb, i, p->version);
         sorted_keys[i] = key; /* slot i of 8 bytes lies in entry i/2 <= i, already read */
     }
     if (ix->kind == INDEX_QUADTREE)
@@ -520,9 +568,14 @@ static void merge_delta(index_t *ix)
     uint64_t *keys = alloc_big((nb->n ? nb->n : 1) * sizeof *keys);
     size_t i = 0, j = 0, k = 0;
     uint64_t ki = 0, kj = 0;
+    int64_t vmin = b->n > b->ndeleted ? b->vbase : INT64_MAX;
+
+    for (size_t d = 0; d < ix->ndelta; d++)
+        vmin = ix->delta_ver[d] < vmin ? ix->delta_ver[d] : vmin;
+    nb->vbase = vmin == INT64_MAX ? 0 : vmin;
 
     /* Each key is computed once and kept for the quadtree build. */
-    while (i < b->n && b->recs[i].version == INDEX_DELETED)
+    while (i < b->n && b->recs[i].ver == INDEX_VER_DELETED)
         i++;
     if (i < b->n)
         ki = index_rec_key(&b->recs[i]);
@@ -531,14 +584,16 @@ static void merge_delta(index_t *ix)
     while (i < b->n || j < ix->ndelta) {
         if (j == ix->ndelta || (i < b->n && ki <= kj)) {
             keys[k] = ki;
-            nb->recs[k++] = b->recs[i++];
-            while (i < b->n && b->recs[i].version == INDEX_DELETED)
+            nb->recs[k] = b->recs[i];
+            base_set_version(nb, k++, base_version(b, i++));
+            while (i < b->n && b->recs[i].ver == INDEX_VER_DELETED)
                 i++;
             if (i < b->n)
                 ki = index_rec_key(&b->recs[i]);
         } else {
             keys[k] = kj;
-            nb->recs[k++] = ix->delta[j++];
+            nb->recs[k] = ix->delta[j];
+            base_set_version(nb, k++, ix->delta_ver[j++]);
             if (j < ix->ndelta)
                 kj = index_rec_key(&ix->delta[j]);
         }
@@ -561,7 +616,7 @@ static void merge_delta(index_t *ix)
 static void base_delete(index_t *ix, size_t pos)
 {
     index_base_t *b = ix->base;
-    b->recs[pos].version = INDEX_DELETED;
+    b->recs[pos].ver = INDEX_VER_DELETED;
     if (b->ndeleted == b->deleted_cap) {
         b->deleted_cap = b->deleted_cap ? b->deleted_cap * 2 : 64;
         b->deleted = xrealloc(b->deleted, b->deleted_cap * sizeof *b->deleted);
@@ -583,17 +638,22 @@ static void base_delete(index_t *ix, size_t pos)
 
 /* Removes the old record of an id (if any) and inserts nr (if non-NULL)
  * into the delta: the one small change done under the write lock. */
-static void apply_change(index_t *ix, size_t bpos, size_t dpos, const index_rec_t *nr)
+static void apply_change(index_t *ix, size_t bpos, size_t dpos, const index_rec_t *nr, int64_t nver)
 {
     if (nr && ix->ndelta == ix->delta_alloc) {
         /* Grow before locking; searches never see delta_alloc. */
         size_t cap = ix->delta_alloc ? ix->delta_alloc * 2 : 64;
         index_rec_t *nd = xmalloc(cap * sizeof *nd);
+        int64_t *nv = xmalloc(cap * sizeof *nv);
         pthread_rwlock_wrlock(&ix->lock);
-        if (ix->ndelta)
+        if (ix->ndelta) {
             memcpy(nd, ix->delta, ix->ndelta * sizeof *nd);
+            memcpy(nv, ix->delta_ver, ix->ndelta * sizeof *nv);
+        }
         free(ix->delta);
+        free(ix->delta_ver);
         ix->delta = nd;
+        ix->delta_ver = nv;
         ix->delta_alloc = cap;
         pthread_rwlock_unlock(&ix->lock);
     }
@@ -602,13 +662,17 @@ static void apply_change(index_t *ix, size_t bpos, size_t dpos, const index_rec_
         base_delete(ix, bpos);
     if (dpos != SIZE_MAX) {
         memmove(&ix->delta[dpos], &ix->delta[dpos + 1], (ix->ndelta - dpos - 1) * sizeof *ix->delta);
+        memmove(&ix->delta_ver[dpos], &ix->delta_ver[dpos + 1],
+                (ix->ndelta - dpos - 1) * sizeof *ix->delta_ver);
         ix->ndelta--;
     }
     if (nr) {
         uint64_t key = index_rec_key(nr);
         size_t at = index_lower_bound(ix->delta, 0, ix->ndelta, key);
         memmove(&ix->delta[at + 1], &ix->delta[at], (ix->ndelta - at) * sizeof *ix->delta);
+        memmove(&ix->delta_ver[at + 1], &ix->delta_ver[at], (ix->ndelta - at) * sizeof *ix->delta_ver);
         ix->delta[at] = *nr;
+        ix->delta_ver[at] = nver;
         ix->ndelta++;
     }
     ix->generation++;
@@ -623,12 +687,12 @@ static int64_t locate(const index_t *ix, int64_t id, uint64_t val, size_t *bpos,
     *bpos = find_rec(ix->base->recs, ix->base->n, lat, lng, id);
     if (*bpos != SIZE_MAX) {
         *dpos = SIZE_MAX;
-        return ix->base->recs[*bpos].version;
+        return base_version(ix->base, *bpos);
     }
     *dpos = find_rec(ix->delta, ix->ndelta, lat, lng, id);
     if (*dpos == SIZE_MAX)
         abort(); /* the id map and the records disagree: a bug, not data */
-    return ix->delta[*dpos].version;
+    return ix->delta_ver[*dpos];
 }
 
 static void maybe_merge(index_t *ix)
@@ -641,8 +705,7 @@ bool index_upsert(index_t *ix, const index_point_t *p)
 {
     if (!point_valid(p))
         return false;
-    index_rec_t nr = {geo_coord_encode(p->lat), geo_coord_encode(p->lng), p->id, p->categories,
-                      p->version};
+    index_rec_t nr = {geo_coord_encode(p->lat), geo_coord_encode(p->lng), p->id, p->categories, 0};
     size_t bpos = SIZE_MAX, dpos = SIZE_MAX;
 
     pthread_mutex_lock(&ix->wlock);
@@ -659,7 +722,7 @@ bool index_upsert(index_t *ix, const index_point_t *p)
     } else {
         val = map_insert(&ix->map, p->id);
     }
-    apply_change(ix, bpos, dpos, &nr);
+    apply_change(ix, bpos, dpos, &nr, p->version);
     *val = loc_pack(nr.lat, nr.lng);
     maybe_merge(ix);
     pthread_mutex_unlock(&ix->wlock);
@@ -687,7 +750,7 @@ bool index_remove(index_t *ix, int64_t id, int64_t version)
         val = map_insert(&ix->map, id);
     }
     if (bpos != SIZE_MAX || dpos != SIZE_MAX)
-        apply_change(ix, bpos, dpos, NULL);
+        apply_change(ix, bpos, dpos, NULL, 0);
     *val = MAP_TOMB | (uint64_t)version;
     ix->map.tombstones++;
     maybe_merge(ix);
@@ -722,13 +785,13 @@ bool index_get(index_t *ix, int64_t id, index_point_t *out)
     const uint64_t *val = map_find(&ix->map, id);
     if (val && !(*val & MAP_TOMB)) {
         size_t bpos, dpos;
-        locate(ix, id, *val, &bpos, &dpos);
+        int64_t version = locate(ix, id, *val, &bpos, &dpos);
         const index_rec_t *r = bpos != SIZE_MAX ? &ix->base->recs[bpos] : &ix->delta[dpos];
         out->id = r->id;
         out->lat = geo_coord_decode(r->lat);
         out->lng = geo_coord_decode(r->lng);
         out->categories = r->cats;
-        out->version = r->version;
+        out->version = version;
         found = true;
     }
     pthread_mutex_unlock(&ix->wlock);
@@ -745,7 +808,8 @@ void index_stats(index_t *ix, index_stats_t *st)
     st->bytes_index = sizeof *ix + sizeof *b + b->n * sizeof *b->recs +
                       b->deleted_cap * sizeof *b->deleted + b->nnodes * sizeof *b->nodes +
                       (b->sample ? (b->n / INDEX_SAMPLE + 1) * sizeof *b->sample : 0) +
-                      ix->delta_alloc * sizeof *ix->delta;
+                      b->big_cap * (sizeof *b->big_pos + sizeof *b->big_ver) +
+                      ix->delta_alloc * (sizeof *ix->delta + sizeof *ix->delta_ver);
     st->bytes_idmap = (ix->map.cap + ix->map.scap) * (sizeof *ix->map.ids + sizeof *ix->map.vals);
     st->generation = ix->generation;
     pthread_mutex_unlock(&ix->wlock);
@@ -801,9 +865,19 @@ static void heap_down(index_hit_t *h, size_t n, size_t i)
     }
 }
 
-static void offer_hit(index_search_t *s, const index_rec_t *r, double d, double lat, double lng)
+/* Version of record i of the current run. */
+static int64_t run_version(const index_search_t *s, uint32_t i)
 {
-    index_hit_t hit = {r->id, d, lat, lng, r->cats, r->version};
+    if (s->full_ver)
+        return s->full_ver[i];
+    uint32_t v = s->recs[i].ver;
+    return v == INDEX_VER_BIG ? big_version(s->big_pos, s->big_ver, s->nbig, i) : s->vbase + v;
+}
+
+static void offer_hit(index_search_t *s, const index_rec_t *r, uint32_t pos, double d, double lat,
+                      double lng)
+{
+    index_hit_t hit = {r->id, d, lat, lng, r->cats, run_version(s, pos)};
     if (s->nhits < s->limit) {
         size_t i = s->nhits++;
         s->hits[i] = hit;
@@ -985,7 +1059,7 @@ uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint3
     }
     uint64_t n = 0;
     for (uint32_t i = begin; i < end; i++)
-        n += s->recs[i].version != INDEX_DELETED && (s->recs[i].cats & s->filter);
+        n += s->recs[i].ver != INDEX_VER_DELETED && (s->recs[i].cats & s->filter);
     return n;
 }
 
@@ -1032,7 +1106,7 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
         __builtin_prefetch(a);
     for (uint32_t i = c->begin; i < c->end; i++) {
         const index_rec_t *r = &s->recs[i];
-        if (r->version == INDEX_DELETED || (s->filter && !(r->cats & s->filter)))
+        if (r->ver == INDEX_VER_DELETED || (s->filter && !(r->cats & s->filter)))
             continue;
         double lat = geo_coord_decode(r->lat), lng = geo_coord_decode(r->lng);
         double a = h_series(s, lat, lng);
@@ -1066,7 +1140,7 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
             d = geo_distance_of_h(h);
         if (s->has_after && !hit_less(s->after_d, s->after_id, d, r->id))
             continue;
-        offer_hit(s, r, d, lat, lng);
+        offer_hit(s, r, i, d, lat, lng);
     }
 }
 
@@ -1135,6 +1209,11 @@ static void search_runs(index_t *ix, index_search_t *s)
     s->ndeleted = b->ndeleted;
     s->nodes = ix->kind == INDEX_QUADTREE ? b->nodes : NULL;
     s->sample = b->sample;
+    s->vbase = b->vbase;
+    s->big_pos = b->big_pos;
+    s->big_ver = b->big_ver;
+    s->nbig = b->nbig;
+    s->full_ver = NULL;
     if (s->nodes)
         index_qt_seed(s);
     else
@@ -1148,6 +1227,7 @@ static void search_runs(index_t *ix, index_search_t *s)
         s->ndeleted = 0;
         s->nodes = NULL;
         s->sample = NULL;
+        s->full_ver = ix->delta_ver;
         s->npq = 0;
         index_gh_seed(s);
         engine_run(s);

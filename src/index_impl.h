@@ -10,17 +10,23 @@
 #include "geohash.h"
 #include "index.h"
 
-/* One point, 32 bytes: the whole per-point cost of the search structure. */
-typedef struct {
+/* One point, 28 bytes: the whole per-point cost of the search structure.
+ * The version is kept as an offset from its run's base version: versions
+ * come from one database sequence, so a run spans far less than 2^32 of
+ * them, and the rare one that does not fit goes in the run's table of big
+ * versions. Packed to 4-byte alignment: x86 loads the 8-byte fields at any
+ * alignment at no cost, and 4 bytes a point is an eighth of the index. */
+typedef struct __attribute__((packed, aligned(4))) {
     int32_t lat, lng; /* geo_coord_encode units */
     int64_t id;
     category_set_t cats;
-    int64_t version; /* INDEX_DELETED once superseded in the base */
+    uint32_t ver; /* version - run base, or one of the two below */
 } index_rec_t;
 
-_Static_assert(sizeof(index_rec_t) == 32, "index_rec_t must stay 32 bytes");
+_Static_assert(sizeof(index_rec_t) == 28, "index_rec_t must stay 28 bytes");
 
-#define INDEX_DELETED INT64_MIN
+#define INDEX_VER_DELETED UINT32_MAX /* superseded in the base */
+#define INDEX_VER_BIG (UINT32_MAX - 1) /* in the run's big-version table */
 #define INDEX_NO_NODE UINT32_MAX
 
 /* A quadtree node: its points are recs[begin, end) of the base; its four
@@ -41,6 +47,10 @@ typedef struct {
     index_qnode_t *nodes; /* quadtree kind only; nodes[0] is the root */
     size_t nnodes;
     uint64_t *sample; /* geohash kind: key of every INDEX_SAMPLE-th record */
+    int64_t vbase;    /* version of a record = vbase + ver */
+    uint32_t *big_pos; /* ascending positions of INDEX_VER_BIG records */
+    int64_t *big_ver;  /* and their versions */
+    size_t nbig, big_cap;
 } index_base_t;
 
 /* A binary search over the sampled keys touches a dense 0.5 B/point array
@@ -67,6 +77,7 @@ struct index {
     pthread_mutex_t wlock;   /* serialises writers for the whole operation */
     index_base_t *base;
     index_rec_t *delta;      /* recent upserts, sorted by key, all live */
+    int64_t *delta_ver;      /* their versions (ver is unused in the delta) */
     size_t ndelta, delta_alloc, delta_limit;
     index_idmap_t map;
     uint64_t generation;
@@ -91,6 +102,11 @@ typedef struct {
     const index_qnode_t *nodes; /* NULL: run is searched as plain geohash */
     const uint64_t *sample;     /* NULL: no sampled keys (the delta) */
     unsigned leaf;              /* geohash runs: scan ranges this short */
+    int64_t vbase;              /* versions of the run (index_base_t) */
+    const uint32_t *big_pos;
+    const int64_t *big_ver;
+    size_t nbig;
+    const int64_t *full_ver;    /* non-NULL: the version of each record */
 
     geo_origin_t o;
     double sin_lat;             /* of the origin, for the series path */

@@ -498,6 +498,9 @@ static void check_ids(index_t *ix, const index_point_t *want, size_t nids)
     for (size_t i = 0; i < nh; i++) {
         ck_assert_int_eq(hits[i].id, all[i].id);
         ck_assert_double_eq(hits[i].distance_m, all[i].d);
+        for (size_t j = 0; j < nids; j++)
+            if (want[j].id == hits[i].id)
+                ck_assert_int_eq(hits[i].version, want[j].version);
     }
     free(all);
 }
@@ -513,6 +516,8 @@ START_TEST(test_large_build_idmap)
     for (size_t i = 0; i < N; i++) {
         size_t j = rnext() % IDS;
         pts[i] = (index_point_t){want[j].id, rnd() * 40 - 10, rnd() * 40 - 10, rnext(), (int64_t)(rnext() % 5)};
+        if (rnext() % 64 == 0) /* beyond the 32-bit version offset */
+            pts[i].version += (int64_t)1 << (32 + rnext() % 30);
         if (pts[i].version > want[j].version)
             want[j] = pts[i]; /* the first of equal versions wins */
     }
@@ -523,15 +528,16 @@ START_TEST(test_large_build_idmap)
         ck_assert_msg(index_build(ix, pts, N, err, sizeof err) == 0, "%s", err);
         check_ids(ix, w, IDS + NEW);
         for (size_t j = IDS; j < IDS + NEW; j++) {
-            w[j] = (index_point_t){w[j].id, rnd() * 40 - 10, rnd() * 40 - 10, rnext(), 1};
+            w[j] = (index_point_t){w[j].id, rnd() * 40 - 10, rnd() * 40 - 10, rnext(),
+                                   j % 3 ? 1 : INT64_MAX - (int64_t)j};
             ck_assert(index_upsert(ix, &w[j]));
         }
         for (size_t j = 0; j < GONE; j++) {
-            ck_assert(index_remove(ix, w[j * 7].id, 10));
+            ck_assert(index_remove(ix, w[j * 7].id, (int64_t)1 << 62));
             w[j * 7].version = -1;
         }
         check_ids(ix, w, IDS + NEW);
-        ck_assert_uint_eq(index_forget_tombstones(ix, 10), GONE);
+        ck_assert_uint_eq(index_forget_tombstones(ix, (int64_t)1 << 62), GONE);
         check_ids(ix, w, IDS + NEW);
         index_free(ix);
         free(w);
