@@ -619,7 +619,10 @@ int pgoutput_text_array_parse(const char *s, size_t len, char ***out, size_t *n,
                               size_t errlen)
 {
     const char *p = s, *end = s + len;
-    char **arr = NULL, *el = NULL;
+    char **arr = NULL;
+    /* One work buffer for every element (no element is longer than the
+     * literal), so a literal of many short elements costs O(len). */
+    char *el = xmalloc(len + 1);
     size_t count = 0, cap = 0;
     *out = NULL;
     *n = 0;
@@ -651,7 +654,6 @@ int pgoutput_text_array_parse(const char *s, size_t len, char ***out, size_t *n,
     for (;;) {
         size_t elen = 0, keep = 0;
         bool quoted = false, escaped_any = false;
-        el = xmalloc((size_t)(end - p) + 1);
         while (p < end && arr_space(*p))
             p++;
         if (p == end) {
@@ -709,17 +711,12 @@ int pgoutput_text_array_parse(const char *s, size_t len, char ***out, size_t *n,
                 goto fail;
             }
         }
-        el[keep] = '\0';
-        if (!quoted && !escaped_any && keep == 4 && strncasecmp(el, "NULL", 4) == 0) {
-            free(el);
-            el = NULL;
-        }
+        bool is_null = !quoted && !escaped_any && keep == 4 && strncasecmp(el, "NULL", 4) == 0;
         if (count == cap) {
             cap = cap ? cap * 2 : 8;
             arr = xrealloc(arr, cap * sizeof *arr);
         }
-        arr[count++] = el;
-        el = NULL;
+        arr[count++] = is_null ? NULL : xstrndup(el, keep);
         while (p < end && arr_space(*p))
             p++;
         if (p == end) {
@@ -743,6 +740,7 @@ done:
         fail(err, errlen, "junk after array literal");
         goto fail;
     }
+    free(el);
     *out = arr ? arr : xcalloc(1, sizeof *arr);
     *n = count;
     return 0;
