@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "category.h"
+#include "pgoutput.h"
 #include "xalloc.h"
 
 /* The location goes out as PostGIS stores it (hex EWKB): decoding that here
@@ -30,49 +31,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-int loader_parse_ewkb_point(const char *hex, double *lat, double *lng)
-{
-    unsigned char b[32];
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > sizeof b || n < 42)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        b[i] = (unsigned char)(hi << 4 | lo);
-    }
-    bool le = b[0] == 1;
-    uint32_t type = 0;
-    for (int i = 0; i < 4; i++)
-        type |= (uint32_t)b[1 + i] << (le ? 8 * i : 24 - 8 * i);
-    /* Point (1), optionally with an SRID (0x20000000); no Z or M. */
-    if ((type & 0x0fffffff) != 1 || (type & 0xc0000000) != 0)
-        return -1;
-    size_t off = (type & 0x20000000) ? 9 : 5;
-    if (n / 2 != off + 16)
-        return -1;
-    uint64_t x = 0, y = 0;
-    for (int i = 0; i < 8; i++) {
-        x |= (uint64_t)b[off + (size_t)i] << (le ? 8 * i : 56 - 8 * i);
-        y |= (uint64_t)b[off + 8 + (size_t)i] << (le ? 8 * i : 56 - 8 * i);
-    }
-    memcpy(lng, &x, sizeof x);
-    memcpy(lat, &y, sizeof y);
-    return 0;
-}
-
 int loader_parse_row(char *line, index_point_t *p)
 {
     char *f[4], *save = NULL;
@@ -86,7 +44,9 @@ int loader_parse_row(char *line, index_point_t *p)
     p->id = strtoll(f[0], &end, 10);
     if (*end != '\0')
         return -1;
-    if (loader_parse_ewkb_point(f[1], &p->lat, &p->lng) != 0)
+    int32_t srid;
+    char err[64];
+    if (pgoutput_ewkb_point(f[1], strlen(f[1]), &p->lng, &p->lat, &srid, err, sizeof err) != 0)
         return -1;
     p->version = strtoll(f[3], &end, 10);
     if (*end != '\0')

@@ -22,8 +22,4 @@ index_t *loader_load(store_t *s, index_kind_t kind, loader_stats_t *st, char *er
  * Returns 0, or -1 if the row is malformed. Exposed for tests. */
 int loader_parse_row(char *line, index_point_t *p);
 
-/* Decodes a hex EWKB 2-D point (either byte order, SRID optional) into
- * lat/lng. Returns 0, or -1 if it is not one. */
-int loader_parse_ewkb_point(const char *hex, double *lat, double *lng);
-
 #endif
