@@ -1106,6 +1106,11 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
         __builtin_prefetch(a);
     for (uint32_t i = c->begin; i < c->end; i++) {
         const index_rec_t *r = &s->recs[i];
+        /* Integer box test first: most points of a boundary leaf are
+         * outside the circle's box and need no floating point at all. */
+        if (!inside && ((uint32_t)r->lat - (uint32_t)s->box_lat > s->box_dlat ||
+                        (uint32_t)r->lng - (uint32_t)s->box_lng > s->box_dlng))
+            continue;
         if (r->ver == INDEX_VER_DELETED || (s->filter && !(r->cats & s->filter)))
             continue;
         double lat = geo_coord_decode(r->lat), lng = geo_coord_decode(r->lng);
@@ -1254,6 +1259,24 @@ static void search_init(index_search_t *s, const index_query_t *q, index_hit_t *
     }
     s->pq = pq;
     s->pq_cap = pq_cap;
+    s->box_lat = INT32_MIN;
+    s->box_lng = INT32_MIN;
+    s->box_dlat = s->box_dlng = UINT32_MAX;
+}
+
+/* The circle's box, and on the grid one step wider each way than the
+ * rounding of k·1e-7 could ever need. */
+static void search_box(index_search_t *s)
+{
+    geo_circle_bounds(s->o.lat, s->o.lng, s->radius_m, &s->box);
+    double lat_lo = floor(s->box.lat_lo / 1e-7) - 1, lat_hi = ceil(s->box.lat_hi / 1e-7) + 1;
+    s->box_lat = (int32_t)fmax(lat_lo, -900000000.0);
+    s->box_dlat = (uint32_t)((int64_t)fmin(lat_hi, 900000000.0) - s->box_lat);
+    if (s->box.nlng == 1) {
+        double lng_lo = floor(s->box.lng_lo[0] / 1e-7) - 1, lng_hi = ceil(s->box.lng_hi[0] / 1e-7) + 1;
+        s->box_lng = (int32_t)fmax(lng_lo, -1800000000.0);
+        s->box_dlng = (uint32_t)((int64_t)fmin(lng_hi, 1800000000.0) - s->box_lng);
+    }
 }
 
 static void search_done(index_search_t *s, size_t *nhits)
@@ -1287,6 +1310,7 @@ int index_search_radius(index_t *ix, const index_query_t *q, index_hit_t *hits, 
     s.h_out = h_r + 1e-14 + h_r * 1e-12;
     s.h_pt_lo = h_r * (1.0 - 1e-9);
     s.h_pt_hi = h_r * (1.0 + 1e-9);
+    search_box(&s);
 
     pthread_rwlock_rdlock(&ix->lock);
     search_runs(ix, &s);

@@ -110,6 +110,9 @@ typedef struct {
 
     geo_origin_t o;
     double sin_lat;             /* of the origin, for the series path */
+    geo_bounds_t box;           /* bounded searches: the circle's box */
+    int32_t box_lat, box_lng;   /* the box on the 1e-7° grid, widened: a */
+    uint32_t box_dlat, box_dlng; /* point off [lat, lat+dlat] is outside */
     double radius_m;
     double h_in, h_out;         /* cell inside / outside thresholds */
     double h_pt_lo, h_pt_hi;    /* point surely in / surely out */

@@ -97,11 +97,8 @@ void index_qt_build(index_base_t *b, unsigned leaf_capacity, const uint64_t *key
  * of a bounded search, judging by its bounding box; 0 = the root. */
 static unsigned seed_depth(const index_search_t *s, uint64_t *key)
 {
-    geo_bounds_t b;
-    if (!s->bounded)
-        return 0;
-    geo_circle_bounds(s->o.lat, s->o.lng, s->radius_m, &b);
-    if (b.nlng != 1)
+    const geo_bounds_t b = s->box;
+    if (!s->bounded || b.nlng != 1)
         return 0;
     /* Points sit on the 1e-7° grid: rounding a corner to the grid cannot
      * pass a grid point inside the box, and keys are monotone per axis. */
