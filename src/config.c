@@ -47,7 +47,7 @@ static const config_option_t options[] = {
      "connections kept per database server (0 = threads + 2)", OPT(db_pool_size), 0, 1000},
     {"drain-timeout", "PROXIMITY_DRAIN_TIMEOUT", "int", "10", false,
      "seconds SIGTERM waits for in-flight requests", OPT(drain_timeout_s), 0, 600},
-    {"index", "PROXIMITY_INDEX", "index", "geohash", false,
+    {"index", "PROXIMITY_INDEX", "index", "quadtree", false,
      "spatial index: geohash | quadtree", OPT(index_kind), 0, 0},
     {"rebuild-interval", "PROXIMITY_REBUILD_INTERVAL", "int", "0", false,
      "seconds between index rebuilds from a replica (0 = only at start and on SIGHUP)",
