@@ -69,6 +69,15 @@ static json_t *parse_body(http_request_t *req, bool merge_patch)
 /* The header that carries consistency tokens both ways (DESIGN §2.5). */
 static const char *const token_header = "X-Consistency-Token";
 
+/* The preamble of PUT and PATCH: the id, then the JSON body. NULL when
+ * either was refused (answered already). */
+static json_t *parse_target(http_request_t *req, bool merge_patch, int64_t *id)
+{
+    if (!parse_id(req, id))
+        return NULL;
+    return parse_body(req, merge_patch);
+}
+
 static void respond_business(http_request_t *req, unsigned status, const business_t *b,
                              const char *token)
 {
@@ -217,9 +226,7 @@ void api_business_replace(http_request_t *req, void *ctx)
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    if (!parse_id(req, &id))
-        return;
-    json_t *doc = parse_body(req, false);
+    json_t *doc = parse_target(req, false, &id);
     if (doc == NULL)
         return;
     int rc = business_from_json(doc, &in, &verr);
@@ -244,9 +251,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    if (!parse_id(req, &id))
-        return;
-    json_t *patch = parse_body(req, true);
+    json_t *patch = parse_target(req, true, &id);
     if (patch == NULL)
         return;
     business_store_result_t res = business_store_patch(app->store, id, patch,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "field_error.h"
 #include "xalloc.h"
 
 struct pgoutput_decoder {
@@ -26,18 +27,7 @@ struct pgoutput_decoder {
     size_t oidcap;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#define fail errbuf_set
 
 /* ------------------------------------------------------------------ */
 /* Bounds-checked big-endian reader                                    */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "field_error.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -41,22 +42,7 @@ struct replstream {
     replstream_stats_t st;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        /* libpq messages end in a newline; one-line errors log better. */
-        size_t n = strlen(err);
-        while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
-    }
-    return -1;
-}
+#define fail errbuf_set
 
 static int64_t mono_ms(void)
 {
