@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "category.h"
+#include "clock.h"
 #include "search_params.h"
 #include "xalloc.h"
 
@@ -178,11 +179,11 @@ static int from_postgis(app_t *app, const search_params_t *p, result_t *r, store
 
 /* ------------------------------------------------------------ handler */
 
-static double ms_since(struct timespec *t0)
+/* Milliseconds since *t0, which moves on to now. */
+static double ms_since(double *t0)
 {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+    double t1 = clock_monotonic();
+    double ms = (t1 - *t0) * 1e3;
     *t0 = t1;
     return ms;
 }
@@ -195,7 +196,7 @@ void api_search_nearby(http_request_t *req, void *ctx)
     search_error_t perr;
     result_t *r = xmalloc(sizeof *r);
     searcher_view_t view;
-    struct timespec t;
+    double t;
     char hdr[256];
 
     http_query_each(req, collect, &args);
@@ -209,7 +210,7 @@ void api_search_nearby(http_request_t *req, void *ctx)
         goto out;
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    t = clock_monotonic();
     searcher_acquire(app->searcher, &view);
     bool indexed = view.index != NULL;
     if (indexed) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 /* ------------------------------------------------------------------ */
@@ -164,11 +165,7 @@ static uint64_t mix(uint64_t x)
 
 static double clock_now(const cache_t *c)
 {
-    if (c->opt.now)
-        return c->opt.now();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return c->opt.now ? c->opt.now() : clock_monotonic();
 }
 
 static shard_t *shard_of(const cache_t *c, uint64_t h)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "clock.h"
 #include "xalloc.h"
 
 struct http_server {
@@ -26,13 +27,6 @@ struct http_server {
     int port;
     atomic_int in_flight;
 };
-
-double http_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -158,7 +152,7 @@ static void set_request_id(http_request_t *req)
      * request showed up in profiles. Ids need to be unique, not secret. */
     static __thread uint64_t state;
     if (state == 0 && (getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state || state == 0))
-        state = (uint64_t)(http_now() * 1e9) | 1;
+        state = (uint64_t)(clock_monotonic() * 1e9) | 1;
     for (int half = 0; half < 2; half++) {
         uint64_t z = (state += 0x9e3779b97f4a7c15ULL); /* splitmix64 */
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -267,7 +261,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->conn = conn;
         req->method = method;
         req->path = url;
-        req->started = http_now();
+        req->started = clock_monotonic();
         set_request_id(req);
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
@@ -335,7 +329,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,"
                   "\"duration_ms\":%.3f,\"completed\":%s",
                   req->request_id, req->method, log_esc(path, sizeof path, req->path),
-                  req->answered ? req->status : 0, (http_now() - req->started) * 1e3,
+                  req->answered ? req->status : 0, (clock_monotonic() - req->started) * 1e3,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "true" : "false");
     }
     for (int i = 0; i < req->nheaders; i++) {
@@ -408,9 +402,9 @@ int http_server_port(const http_server_t *srv)
 void http_server_drain_and_stop(http_server_t *srv, int timeout_s)
 {
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-    double deadline = http_now() + timeout_s;
+    double deadline = clock_monotonic() + timeout_s;
 
-    while (atomic_load(&srv->in_flight) > 0 && http_now() < deadline)
+    while (atomic_load(&srv->in_flight) > 0 && clock_monotonic() < deadline)
         usleep(10000);
     int left = atomic_load(&srv->in_flight);
     LOG_INFO("drained", "\"in_flight_left\":%d", left);

@@ -88,7 +88,4 @@ void http_respond_error(http_request_t *req, unsigned status, const char *code,
                         const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Monotonic clock in seconds. */
-double http_now(void);
-
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "category.h"
+#include "clock.h"
 #include "pgoutput.h"
 #include "xalloc.h"
 
@@ -23,13 +24,6 @@ typedef struct points {
     index_point_t *v;
     size_t n, cap;
 } points_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int loader_parse_row(char *line, index_point_t *p)
 {
@@ -84,7 +78,7 @@ index_t *loader_load(store_t *s, index_kind_t kind, loader_stats_t *st, char *er
 {
     points_t pts = {NULL, 0, 0};
     store_error_t serr;
-    double t0 = now_s();
+    double t0 = clock_monotonic();
 
     memset(st, 0, sizeof *st);
     if (store_copy_out(s, snapshot_sql, on_row, &pts, &serr) != 0) {
@@ -92,7 +86,7 @@ index_t *loader_load(store_t *s, index_kind_t kind, loader_stats_t *st, char *er
         free(pts.v);
         return NULL;
     }
-    double t1 = now_s();
+    double t1 = clock_monotonic();
     index_t *ix = index_new(kind, NULL);
     if (index_build(ix, pts.v, pts.n, err, errlen) != 0) {
         index_free(ix);
@@ -101,7 +95,7 @@ index_t *loader_load(store_t *s, index_kind_t kind, loader_stats_t *st, char *er
     }
     st->rows = pts.n;
     st->copy_s = t1 - t0;
-    st->build_s = now_s() - t1;
+    st->build_s = clock_monotonic() - t1;
     free(pts.v);
     return ix;
 }

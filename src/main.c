@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "business_store.h"
+#include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -33,13 +34,13 @@ static int write_port_file(const char *path, int port)
 static void *prewarm(void *arg)
 {
     app_t *app = arg;
-    double t0 = http_now();
+    double t0 = clock_monotonic();
     long n = business_store_prewarm(app->store, app->cache, app->cfg->cache_prewarm,
                                     (size_t)app->cfg->cache_bytes);
     if (n < 0)
         LOG_WARN("cache pre-warm skipped: database unreachable", "%s", "");
     else
-        LOG_INFO("cache pre-warmed", "\"entries\":%ld,\"seconds\":%.3f", n, http_now() - t0);
+        LOG_INFO("cache pre-warmed", "\"entries\":%ld,\"seconds\":%.3f", n, clock_monotonic() - t0);
     atomic_store(&app->prewarmed, true);
     return NULL;
 }

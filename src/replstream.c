@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "field_error.h"
 #include "log.h"
 #include "xalloc.h"
@@ -46,9 +47,7 @@ struct replstream {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(clock_monotonic() * 1000.0);
 }
 
 static int64_t pg_now_us(void)

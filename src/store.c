@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "clock.h"
 #include "xalloc.h"
 
 typedef struct node {
@@ -40,13 +41,6 @@ struct store_conn {
     bool pooled;   /* came from the idle list (may have died since) */
     bool no_reuse; /* session settings changed: close, never pool */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void node_init(node_t *n, const char *url, const char *role, int pool_size)
 {
@@ -116,7 +110,7 @@ static void set_error(store_error_t *err, store_err_kind_t kind, const char *sql
 
 static void node_failed(node_t *n)
 {
-    double now = now_s();
+    double now = clock_monotonic();
     n->last_fail = now;
     n->down_until = now + 1.0;
 }
@@ -196,7 +190,7 @@ static int run(store_conn_t *c, const char *sql, int nparams, const char *const 
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        c->node->last_ok = now_s();
+        c->node->last_ok = clock_monotonic();
         if (res != NULL)
             *res = r;
         else
@@ -238,19 +232,17 @@ static bool caught_up(store_conn_t *c, const char *token, store_error_t *err)
     return ok;
 }
 
-int store_read(store_t *s, const char *min_token, const char *sql, int nparams,
-               const char *const *params, PGresult **res, store_error_t *err)
+/* The order reads try the servers in: healthy replicas first (rotating,
+ * so load spreads), then the primary, then the servers that failed within
+ * the last second, in case they are back. Returns how many. */
+static int read_order(store_t *s, node_t **order, int max)
 {
-    int total = s->nreplicas + 1;
-    node_t *order[64];
-    int n = 0;
-    double now = now_s();
+    int total = s->nreplicas + 1, n = 0;
+    double now = clock_monotonic();
     unsigned start = atomic_fetch_add(&s->rotation, 1);
 
-    /* Healthy replicas first (rotating), then the primary, then the nodes
-     * that failed within the last second, in case they are back. */
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < total && n < 64; i++) {
+        for (int i = 0; i < total && n < max; i++) {
             node_t *nd = i < s->nreplicas ? &s->replicas[(start + (unsigned)i) % (unsigned)s->nreplicas]
                                           : &s->primary;
             bool down = nd->down_until > now;
@@ -258,6 +250,15 @@ int store_read(store_t *s, const char *min_token, const char *sql, int nparams,
                 order[n++] = nd;
         }
     }
+    return n;
+}
+
+int store_read(store_t *s, const char *min_token, const char *sql, int nparams,
+               const char *const *params, PGresult **res, store_error_t *err)
+{
+    node_t *order[64];
+    int n = read_order(s, order, 64);
+
     set_error(err, STORE_ERR_UNAVAILABLE, NULL, "no database server configured");
     for (int i = 0; i < n; i++) {
         /* A pooled connection may have died while idle: one fresh retry on
@@ -386,30 +387,27 @@ static int copy_from(store_conn_t *c, const char *sql, int (*row)(void *, char *
         rc = -1;
     }
     if (rc == 0)
-        c->node->last_ok = now_s();
+        c->node->last_ok = clock_monotonic();
     return rc;
 }
 
 int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char *line, size_t len),
                    void *ctx, store_error_t *err)
 {
-    int total = s->nreplicas + 1;
-    unsigned start = atomic_fetch_add(&s->rotation, 1);
+    node_t *order[64];
+    int n = read_order(s, order, 64);
 
     set_error(err, STORE_ERR_UNAVAILABLE, NULL, "no database server configured");
-    for (int i = 0; i < total; i++) {
-        node_t *nd = i < s->nreplicas
-                         ? &s->replicas[(start + (unsigned)i) % (unsigned)s->nreplicas]
-                         : &s->primary;
+    for (int i = 0; i < n; i++) {
         /* A fresh connection: a long COPY should not start on one that
          * may have died in the pool. */
-        store_conn_t *c = lease(s, nd, true, err);
+        store_conn_t *c = lease(s, order[i], true, err);
         if (c == NULL)
             continue;
         size_t rows = 0;
         int rc = copy_from(c, copy_sql, row, ctx, &rows, err);
         if (rc != 0 && err->kind == STORE_ERR_UNAVAILABLE)
-            node_failed(nd);
+            node_failed(order[i]);
         release(c);
         if (rc == 0 || rows > 0 || err->kind == STORE_ERR_QUERY)
             return rc;
@@ -419,7 +417,7 @@ int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char 
 
 bool store_readable(store_t *s)
 {
-    double now = now_s();
+    double now = clock_monotonic();
     if (node_fresh(&s->primary, now))
         return true;
     for (int i = 0; i < s->nreplicas; i++)

@@ -5,6 +5,7 @@
 
 #include "business.h"
 #include "business_store.h"
+#include "check_run.h"
 
 static int parse(const char *text, business_t *b, business_error_t *err)
 {
@@ -169,9 +170,5 @@ int main(void)
     tcase_add_test(tc, json_round_trip);
     tcase_add_test(tc, etags);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s, CK_FORK_GETENV);
 }

@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "xalloc.h"
+#include "check_run.h"
 
 /* ------------------------------------------------------------------ */
 /* A fake clock and a fake fetch that counts its calls                */
@@ -690,10 +691,5 @@ static Suite *cache_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cache_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(cache_suite(), CK_NOFORK);
 }

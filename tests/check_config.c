@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "check_run.h"
 
 START_TEST(defaults_env_flags)
 {
@@ -79,10 +80,5 @@ int main(void)
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, readme_documents_every_option);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s, CK_NOFORK);
 }

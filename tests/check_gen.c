@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "check_run.h"
 
 #define SMALL PROXIMITY_SRCDIR "/tests/data/cities-small.tsv"
 #define DRAWS 100000
@@ -290,11 +291,5 @@ static Suite *gen_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gen_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(gen_suite(), CK_FORK_GETENV);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "geohash.h"
+#include "check_run.h"
 
 static uint64_t rng_state;
 
@@ -172,10 +173,5 @@ int main(void)
     if (rng_state == 0)
         rng_state = 1;
     printf("check_geohash seed %llu (PROXIMITY_TEST_SEED to replay)\n", (unsigned long long)rng_state);
-    SRunner *sr = srunner_create(geohash_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(geohash_suite(), CK_NOFORK);
 }

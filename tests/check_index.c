@@ -8,6 +8,7 @@
 
 #include "geo.h"
 #include "index.h"
+#include "check_run.h"
 
 /* ------------------------------------------------------------ oracle */
 
@@ -578,10 +579,5 @@ int main(void)
     const char *env = getenv("PROXIMITY_TEST_SEED");
     fresh_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
     printf("check_index seed %llu (PROXIMITY_TEST_SEED to replay)\n", (unsigned long long)fresh_seed);
-    SRunner *sr = srunner_create(index_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(index_suite(), CK_NOFORK);
 }

@@ -11,6 +11,7 @@
 #include "geo.h"
 #include "index.h"
 #include "index_live.h"
+#include "check_run.h"
 
 /* NPTS points live in a disc of DISC_M around the centre; the writer only
  * moves them inside the disc, so every search covering the disc must see
@@ -182,10 +183,5 @@ static Suite *concurrency_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(concurrency_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(concurrency_suite(), CK_NOFORK);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "check_run.h"
 
 /* POINT(-122.4194 37.7749), SRID 4326, little-endian EWKB, as PostGIS prints it. */
 #define SF "0101000020E610000050FC1873D79A5EC0D0D556EC2FE34240"
@@ -62,9 +63,5 @@ int main(void)
     tcase_add_test(tc, valid_rows);
     tcase_add_loop_test(tc, malformed_rows, 0, sizeof malformed / sizeof malformed[0]);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s, CK_FORK_GETENV);
 }

@@ -11,6 +11,7 @@
 
 #include "pgoutput.h"
 #include "xalloc.h"
+#include "check_run.h"
 
 /* ------------------------------------------------------------------ */
 /* A message builder (network byte order, like the server)             */
@@ -973,10 +974,5 @@ static Suite *pgoutput_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pgoutput_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(pgoutput_suite(), CK_NOFORK);
 }

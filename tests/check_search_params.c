@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "search_params.h"
+#include "check_run.h"
 
 static int parse(search_params_t *p, search_error_t *err, ...)
 {
@@ -123,9 +124,5 @@ int main(void)
     tcase_add_test(tc, refuses_combinations);
     tcase_add_test(tc, cursor_round_trip);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s, CK_FORK_GETENV);
 }

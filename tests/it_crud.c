@@ -15,6 +15,7 @@
 
 #include "category.h"
 #include "testutil.h"
+#include "check_run.h"
 
 static const char *const J = "Content-Type: application/json";
 static const char *const MP = "Content-Type: application/merge-patch+json";
@@ -596,9 +597,5 @@ static Suite *crud_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(crud_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(crud_suite(), CK_FORK_GETENV);
 }

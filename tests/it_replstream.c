@@ -15,6 +15,7 @@
 #include "pgoutput.h"
 #include "replstream.h"
 #include "xalloc.h"
+#include "check_run.h"
 
 static const char *primary_url;
 
@@ -562,10 +563,5 @@ int main(void)
                         "(run it through tests/it_replstream.sh)\n");
         return 77;
     }
-    SRunner *sr = srunner_create(replstream_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(replstream_suite(), CK_NOFORK);
 }

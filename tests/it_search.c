@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "category.h"
+#include "check_run.h"
 #include "testutil.h"
 
 #define BUSINESSES 100000
@@ -527,11 +528,6 @@ int main(void)
     tcase_add_test(tc, metrics_report_cache_and_index);
     tcase_add_test(tc, cold_replica_answers_from_postgis);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
     /* One process: the random queries continue one seeded sequence. */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s, CK_NOFORK);
 }
