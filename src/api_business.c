@@ -78,6 +78,23 @@ static json_t *parse_target(http_request_t *req, bool merge_patch, int64_t *id)
     return parse_body(req, merge_patch);
 }
 
+/* Caching of business reads: a browser or CDN may keep a copy but must
+ * revalidate it (owners expect their edit on the next load), which the
+ * ETag makes cheap. Returns true when the client's copy is current and a
+ * 304 without a body has been set. */
+static bool not_modified(http_request_t *req, int64_t version)
+{
+    const char *inm = http_header(req, "If-None-Match");
+    http_add_header(req, "Cache-Control", "no-cache");
+    if (inm == NULL || business_etag_none_match(inm, version))
+        return false;
+    char etag[32];
+    business_etag(version, etag, sizeof etag);
+    http_add_header(req, "ETag", etag);
+    http_respond_raw(req, 304, NULL, "", 0);
+    return true;
+}
+
 static void respond_business(http_request_t *req, unsigned status, const business_t *b,
                              const char *token)
 {
@@ -191,7 +208,8 @@ void api_business_get(http_request_t *req, void *ctx)
         if (!write_outcome(req, res, &err))
             return;
         remember(app, &b);
-        respond_business(req, 200, &b, NULL);
+        if (!not_modified(req, b.version))
+            respond_business(req, 200, &b, NULL);
         business_clear(&b);
         return;
     }
@@ -206,6 +224,10 @@ void api_business_get(http_request_t *req, void *ctx)
     }
     if (e == NULL) {
         http_respond_error(req, 404, "NOT_FOUND", NULL, "no business with id %s", req->params[0]);
+        return;
+    }
+    if (not_modified(req, cache_entry_version(e))) {
+        cache_entry_release(e);
         return;
     }
     size_t len;

@@ -290,6 +290,8 @@ void api_search_nearby(http_request_t *req, void *ctx)
     snprintf(hdr, sizeof hdr, "index;dur=%.3f, hydrate;dur=%.3f, encode;dur=%.3f", index_ms,
              hydrate_ms, encode_ms);
     http_add_header(req, "Server-Timing", hdr);
+    /* Results move with every edit nearby: shareable, but only briefly. */
+    http_add_header(req, "Cache-Control", "public, max-age=5");
     http_respond_owned(req, 200, "application/json", b.p, b.n);
 out:
     free(r);

@@ -98,11 +98,14 @@ void business_etag(int64_t version, char *buf, size_t len)
     snprintf(buf, len, "\"%" PRId64 "\"", version);
 }
 
-bool business_etag_matches(const char *if_match, int64_t version)
+/* True when the ETag list (or "*") names version. Strong comparison
+ * (RFC 9110 §13.1.1) refuses weak tags, as If-Match needs; weak
+ * comparison (§13.1.2) ignores the W/ prefix, as If-None-Match needs. */
+static bool etag_list_has(const char *list, int64_t version, bool weak)
 {
     char tag[32];
     size_t tlen;
-    const char *p = if_match;
+    const char *p = list;
 
     business_etag(version, tag, sizeof tag);
     tlen = strlen(tag);
@@ -111,7 +114,8 @@ bool business_etag_matches(const char *if_match, int64_t version)
             p++;
         if (*p == '*')
             return true;
-        /* Strong comparison (RFC 9110 §13.1.1): a weak tag never matches. */
+        if (weak && p[0] == 'W' && p[1] == '/')
+            p += 2;
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
@@ -123,6 +127,16 @@ bool business_etag_matches(const char *if_match, int64_t version)
             p++;
     }
     return false;
+}
+
+bool business_etag_matches(const char *if_match, int64_t version)
+{
+    return etag_list_has(if_match, version, false);
+}
+
+bool business_etag_none_match(const char *if_none_match, int64_t version)
+{
+    return !etag_list_has(if_none_match, version, true);
 }
 
 /* Runs the INSERT/UPDATE … RETURNING of a write, reads the stored row

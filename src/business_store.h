@@ -64,4 +64,8 @@ void business_etag(int64_t version, char *buf, size_t len);
 /* True when an If-Match header value (a list, or *) matches version. */
 bool business_etag_matches(const char *if_match, int64_t version);
 
+/* False when an If-None-Match list names version by weak comparison (or
+ * is "*"): the client's copy is current and a GET answers 304. */
+bool business_etag_none_match(const char *if_none_match, int64_t version);
+
 #endif
