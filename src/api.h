@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "cache.h"
+#include "cdc.h"
 #include "config.h"
 #include "http.h"
 #include "searcher.h"
@@ -16,6 +17,7 @@ typedef struct app {
     store_t *store;
     searcher_t *searcher;
     cache_t *cache;
+    cdc_t *cdc; /* NULL when PROXIMITY_CDC=off */
     atomic_ullong searches_index, searches_postgis, search_errors;
     atomic_bool prewarmed; /* the start-up cache fill is over (or off) */
 } app_t;
@@ -35,6 +37,15 @@ void api_search_nearby(http_request_t *req, void *ctx);
 
 /* GET /metrics in Prometheus text format (api_metrics.c). */
 void api_metrics(http_request_t *req, void *ctx);
+
+/* A request carrying X-Consistency-Token: true to go on (*token set to
+ * it, or NULL when absent); false when it was answered (a malformed token
+ * is a 400; with a change stream, a token this replica has not applied
+ * within PROXIMITY_CONSISTENCY_WAIT is a 503 NOT_CAUGHT_UP). */
+bool api_consistency(http_request_t *req, app_t *app, const char **token);
+
+/* GET /debug/index: every live point of the index (PROXIMITY_DEBUG). */
+void api_debug_index(http_request_t *req, void *ctx);
 
 /* Answers a store error: 503 when the database is unreachable or timed
  * out, 409 on a serialization conflict, 400 when the database refused the

@@ -71,5 +71,25 @@ void api_metrics(http_request_t *req, void *ctx)
     emit(&o, "proximity_searches_total", "counter", NULL, "{source=\"postgis\"}", (double)atomic_load(&app->searches_postgis));
     emit(&o, "proximity_search_errors_total", "counter", "Nearby searches that failed (database).", NULL,
          (double)atomic_load(&app->search_errors));
+    emit(&o, "proximity_index_changes_applied_total", "counter", "Changes (stream and local writes) the live index took.", NULL, (double)ss.applied);
+    emit(&o, "proximity_index_changes_stale_total", "counter", "Changes ignored because the index held a version at least as new.", NULL, (double)ss.stale);
+    if (app->cdc != NULL) {
+        cdc_stats_t c;
+        cdc_stats(app->cdc, &c);
+        emit(&o, "proximity_cdc_connected", "gauge", "1 while the change stream is open.", NULL, c.connected ? 1 : 0);
+        emit(&o, "proximity_cdc_position", "gauge", "Log position (LSN as a number) the index is complete up to.", NULL, (double)c.position);
+        emit(&o, "proximity_cdc_server_wal_end", "gauge", "The primary's end of WAL as last reported (LSN as a number).", NULL, (double)c.server_wal_end);
+        emit(&o, "proximity_cdc_lag_bytes", "gauge", "WAL bytes between the primary's end and the applied position.", NULL,
+             c.server_wal_end > c.position ? (double)(c.server_wal_end - c.position) : 0);
+        emit(&o, "proximity_cdc_lag_seconds", "gauge", "Seconds since the index was last known to have every change (heartbeat 1 s).", NULL, c.lag_s);
+        emit(&o, "proximity_cdc_transactions_total", "counter", "Committed transactions applied.", NULL, (double)c.transactions);
+        emit(&o, "proximity_cdc_events_total", "counter", "Row changes of the businesses table received.", NULL, (double)c.events);
+        emit(&o, "proximity_cdc_events_applied_total", "counter", "Row changes the index took.", NULL, (double)c.applied);
+        emit(&o, "proximity_cdc_events_stale_total", "counter", "Row changes ignored as not newer than the index.", NULL, (double)c.stale);
+        emit(&o, "proximity_cdc_events_malformed_total", "counter", "Row changes that did not decode (skipped).", NULL, (double)c.malformed);
+        emit(&o, "proximity_cdc_truncates_total", "counter", "Truncates of the table (each rebuilds the index).", NULL, (double)c.truncates);
+        emit(&o, "proximity_cdc_reconnects_total", "counter", "Change streams reopened after the first.", NULL, (double)c.reconnects);
+        emit(&o, "proximity_cdc_errors_total", "counter", "Change streams that ended in an error.", NULL, (double)c.errors);
+    }
     http_respond_owned(req, 200, "text/plain; version=0.0.4", o.p, o.n);
 }

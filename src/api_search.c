@@ -114,7 +114,8 @@ static void from_index(index_t *ix, const search_params_t *p, result_t *r)
 
 /* The same question asked of PostGIS on a read node, on the same sphere
  * (use_spheroid = false), while no index is built yet. */
-static int from_postgis(app_t *app, const search_params_t *p, result_t *r, store_error_t *err)
+static int from_postgis(app_t *app, const search_params_t *p, const char *min_token, result_t *r,
+                        store_error_t *err)
 {
     static const char *const radius_sql =
         "WITH q AS (SELECT ST_SetSRID(ST_MakePoint($2::float8, $1::float8), 4326)::geography AS g), "
@@ -159,7 +160,7 @@ static int from_postgis(app_t *app, const search_params_t *p, result_t *r, store
     params[5] = after_d;
     params[6] = after_id;
     params[7] = limit;
-    if (store_read(app->store, NULL, p->nearest ? nearest_sql : radius_sql, 8, params, &res, err) != 0)
+    if (store_read(app->store, min_token, p->nearest ? nearest_sql : radius_sql, 8, params, &res, err) != 0)
         return -1;
     r->total = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     size_t n = 0;
@@ -210,9 +211,16 @@ void api_search_nearby(http_request_t *req, void *ctx)
         goto out;
     }
 
+    /* A client's own write must show: wait for the stream to bring it
+     * here, or, without one, ask a node that has it. */
+    const char *token;
+    if (!api_consistency(req, app, &token))
+        goto out;
+    const char *pg_token = app->cdc == NULL ? token : NULL;
+
     t = clock_monotonic();
     searcher_acquire(app->searcher, &view);
-    bool indexed = view.index != NULL;
+    bool indexed = view.index != NULL && pg_token == NULL;
     if (indexed) {
         from_index(view.index, &p, r);
         atomic_fetch_add(&app->searches_index, 1);
@@ -228,7 +236,7 @@ void api_search_nearby(http_request_t *req, void *ctx)
     searcher_release(app->searcher, &view);
     if (!indexed) {
         store_error_t err;
-        if (from_postgis(app, &p, r, &err) != 0) {
+        if (from_postgis(app, &p, pg_token, r, &err) != 0) {
             atomic_fetch_add(&app->search_errors, 1);
             api_store_error(req, &err);
             goto out;

@@ -456,7 +456,7 @@ long business_store_prewarm(store_t *s, cache_t *cache, long limit, size_t max_b
 
     if (limit <= 0)
         return 0;
-    int rc = store_copy_out(s, "COPY (SELECT " COLUMNS " FROM businesses WHERE deleted_at IS NULL) TO STDOUT",
+    int rc = store_copy_out(s, NULL, 0, "COPY (SELECT " COLUMNS " FROM businesses WHERE deleted_at IS NULL) TO STDOUT",
                             prewarm_row, &pw, &err);
     if (rc != 0 && (pw.rows == 0 || pw.malformed))
         return -1;

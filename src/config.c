@@ -52,6 +52,23 @@ static const config_option_t options[] = {
     {"rebuild-interval", "PROXIMITY_REBUILD_INTERVAL", "int", "0", false,
      "seconds between index rebuilds from a replica (0 = only at start and on SIGHUP)",
      OPT(rebuild_interval_s), 0, 86400 * 7},
+    {"cdc", "PROXIMITY_CDC", "cdc", "pg", false,
+     "change stream that keeps the index current: pg (logical replication from the primary) | "
+     "kafka | off (snapshots only)", OPT(cdc), 0, 0},
+    {"cdc-publication", "PROXIMITY_CDC_PUBLICATION", "string", "proximity_businesses", false,
+     "publication of the businesses table that the pg stream reads", OPT(cdc_publication), 0, 0},
+    {"cdc-max-lag", "PROXIMITY_CDC_MAX_LAG", "int", "5000", false,
+     "milliseconds the change stream may lag (or be away) before /readyz says not ready",
+     OPT(cdc_max_lag_ms), 1, 86400000},
+    {"consistency-wait", "PROXIMITY_CONSISTENCY_WAIT", "int", "2000", false,
+     "milliseconds a request with X-Consistency-Token waits for this replica to apply it (then 503)",
+     OPT(consistency_wait_ms), 0, 60000},
+    {"snapshot-wait", "PROXIMITY_SNAPSHOT_WAIT", "int", "10000", false,
+     "milliseconds an index build waits for a read replica to replay the stream's start before "
+     "taking the snapshot from the primary", OPT(snapshot_wait_ms), 0, 3600000},
+    {"debug", "PROXIMITY_DEBUG", "int", "0", false,
+     "1 = serve GET /debug/index (every indexed id, version and location; for tests and audits)",
+     OPT(debug), 0, 1},
     {"cache-bytes", "PROXIMITY_CACHE_BYTES", "size", "1073741824", false,
      "business-detail cache size in bytes", OPT(cache_bytes), 1 << 16, 1L << 40},
     {"cache-ttl", "PROXIMITY_CACHE_TTL", "int", "300", false,
@@ -87,6 +104,16 @@ static int set_option(config_t *cfg, const config_option_t *o, const char *value
             return 0;
         }
         snprintf(err, errlen, "%s: %s must be geohash or quadtree, not \"%s\"", source, o->flag, value);
+        return -1;
+    }
+    if (strcmp(o->type, "cdc") == 0) {
+        static const char *const names[] = {"off", "pg", "kafka"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(value, names[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        snprintf(err, errlen, "%s: %s must be pg, kafka or off, not \"%s\"", source, o->flag, value);
         return -1;
     }
     if (strcmp(o->type, "level") == 0) {

@@ -8,6 +8,8 @@
 
 #include "log.h"
 
+typedef enum { CONFIG_CDC_OFF = 0, CONFIG_CDC_PG = 1, CONFIG_CDC_KAFKA = 2 } config_cdc_t;
+
 typedef struct config {
     int port;
     char *bind;
@@ -26,6 +28,12 @@ typedef struct config {
     int drain_timeout_s;
     int index_kind;          /* index_kind_t */
     int rebuild_interval_s;
+    int cdc;                 /* config_cdc_t */
+    char *cdc_publication;
+    int cdc_max_lag_ms;
+    int consistency_wait_ms;
+    int snapshot_wait_ms;
+    int debug;
     long cache_bytes;
     int cache_ttl_s;
     int cache_negative_ttl_s;
@@ -36,7 +44,7 @@ typedef struct config {
 typedef struct config_option {
     const char *flag;    /* --flag */
     const char *env;     /* PROXIMITY_… */
-    const char *type;    /* int | string | level | size | index */
+    const char *type;    /* int | string | level | size | index | cdc */
     const char *dflt;    /* default, as text */
     bool runtime;        /* can it change without a restart */
     const char *help;

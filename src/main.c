@@ -84,7 +84,14 @@ int main(int argc, char **argv)
         .seed = (uint64_t)getpid(),
     };
     app.cache = cache_new(&co, business_store_fetch, app.store);
-    app.searcher = searcher_new(app.store, (index_kind_t)cfg.index_kind, cfg.rebuild_interval_s);
+    if (cfg.cdc == CONFIG_CDC_KAFKA) {
+        LOG(LOG_FATAL, "PROXIMITY_CDC=kafka is not available in this build", "%s", "");
+        return EX_CONFIG;
+    }
+    app.searcher = searcher_new(app.store, (index_kind_t)cfg.index_kind, cfg.rebuild_interval_s,
+                                cfg.cdc != CONFIG_CDC_OFF, cfg.snapshot_wait_ms);
+    if (cfg.cdc == CONFIG_CDC_PG)
+        app.cdc = cdc_start(&cfg, app.searcher, app.cache);
     pthread_t warm;
     bool warming = cfg.cache_prewarm > 0 && pthread_create(&warm, NULL, prewarm, &app) == 0;
     if (!warming)
@@ -100,8 +107,10 @@ int main(int argc, char **argv)
         http_server_drain_and_stop(srv, 0);
         return EX_CANTCREAT;
     }
-    LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"index\":\"%s\",\"version\":\"%s\"",
-             cfg.bind, port, cfg.threads, index_kind_name((index_kind_t)cfg.index_kind), PACKAGE_VERSION);
+    static const char *const cdc_names[] = {"off", "pg", "kafka"};
+    LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"index\":\"%s\",\"cdc\":\"%s\","
+             "\"version\":\"%s\"", cfg.bind, port, cfg.threads,
+             index_kind_name((index_kind_t)cfg.index_kind), cdc_names[cfg.cdc], PACKAGE_VERSION);
 
     /* SIGHUP asks for a fresh index snapshot; SIGTERM/SIGINT stop. */
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
@@ -112,6 +121,7 @@ int main(int argc, char **argv)
     http_server_drain_and_stop(srv, cfg.drain_timeout_s);
     if (warming)
         pthread_join(warm, NULL);
+    cdc_stop(app.cdc);
     searcher_free(app.searcher);
     cache_free(app.cache);
     store_free(app.store);

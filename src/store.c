@@ -391,28 +391,48 @@ static int copy_from(store_conn_t *c, const char *sql, int (*row)(void *, char *
     return rc;
 }
 
-int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char *line, size_t len),
-                   void *ctx, store_error_t *err)
+int store_copy_out(store_t *s, const char *min_token, int wait_ms, const char *copy_sql,
+                   int (*row)(void *ctx, char *line, size_t len), void *ctx, store_error_t *err)
 {
     node_t *order[64];
-    int n = read_order(s, order, 64);
+    double deadline = clock_monotonic() + (wait_ms > 0 ? wait_ms / 1000.0 : 0);
 
     set_error(err, STORE_ERR_UNAVAILABLE, NULL, "no database server configured");
-    for (int i = 0; i < n; i++) {
-        /* A fresh connection: a long COPY should not start on one that
-         * may have died in the pool. */
-        store_conn_t *c = lease(s, order[i], true, err);
-        if (c == NULL)
-            continue;
-        size_t rows = 0;
-        int rc = copy_from(c, copy_sql, row, ctx, &rows, err);
-        if (rc != 0 && err->kind == STORE_ERR_UNAVAILABLE)
-            node_failed(order[i]);
-        release(c);
-        if (rc == 0 || rows > 0 || err->kind == STORE_ERR_QUERY)
-            return rc;
+    for (;;) {
+        int n = read_order(s, order, 64);
+        bool behind = false; /* a reachable replica has not replayed min_token yet */
+        for (int i = 0; i < n; i++) {
+            bool primary = order[i] == &s->primary;
+            /* Give a lagging replica until the deadline before loading
+             * the primary with a snapshot. */
+            if (primary && behind && clock_monotonic() < deadline)
+                continue;
+            /* A fresh connection: a long COPY should not start on one that
+             * may have died in the pool. */
+            store_conn_t *c = lease(s, order[i], true, err);
+            if (c == NULL)
+                continue;
+            if (min_token != NULL && !primary && !caught_up(c, min_token, err)) {
+                if (err->kind == STORE_ERR_UNAVAILABLE)
+                    node_failed(order[i]);
+                else
+                    behind = true;
+                release(c);
+                continue;
+            }
+            size_t rows = 0;
+            int rc = copy_from(c, copy_sql, row, ctx, &rows, err);
+            if (rc != 0 && err->kind == STORE_ERR_UNAVAILABLE)
+                node_failed(order[i]);
+            release(c);
+            if (rc == 0 || rows > 0 || err->kind == STORE_ERR_QUERY)
+                return rc;
+        }
+        if (!behind)
+            return -1;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
     }
-    return -1;
 }
 
 bool store_readable(store_t *s)

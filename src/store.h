@@ -59,12 +59,14 @@ void store_rollback(store_conn_t *c);
 
 /* Streams `COPY (…) TO STDOUT` (text format) from a read node, calling
  * row(ctx, line, len) for each row (line NUL-terminated without its
- * newline; the callback may modify it). Fails over to the next node only
- * while no row has been delivered. A callback returning -1 stops the copy
- * (then -1 with kind STORE_ERR_QUERY).
+ * newline; the callback may modify it). With min_token (else NULL), only a
+ * replica that has replayed that position is used: lagging replicas get
+ * up to wait_ms to catch up, then the primary serves. Fails over to the
+ * next node only while no row has been delivered. A callback returning -1
+ * stops the copy (then -1 with kind STORE_ERR_QUERY).
  * Returns 0, or -1 with err filled. */
-int store_copy_out(store_t *s, const char *copy_sql, int (*row)(void *ctx, char *line, size_t len),
-                   void *ctx, store_error_t *err);
+int store_copy_out(store_t *s, const char *min_token, int wait_ms, const char *copy_sql,
+                   int (*row)(void *ctx, char *line, size_t len), void *ctx, store_error_t *err);
 
 /* True when some read node answered within the last second or answers now. */
 bool store_readable(store_t *s);

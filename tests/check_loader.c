@@ -37,6 +37,15 @@ START_TEST(valid_rows)
 }
 END_TEST
 
+START_TEST(tombstone_flag)
+{
+    index_point_t p;
+    ck_assert_int_eq(parse("42\t" SF "\t{cafe}\t7\tf", &p), 0);
+    ck_assert_int_eq(parse("43\t" SF "\t{cafe}\t9\tt", &p), 1);
+    ck_assert(p.id == 43 && p.version == 9);
+}
+END_TEST
+
 static const char *const malformed[] = {
     "",
     "42",
@@ -47,6 +56,8 @@ static const char *const malformed[] = {
     "42\t0101000020E610000050FC1873D79A5EC0\t{cafe}\t7",            /* cut short */
     "42\t0102000020E610000050FC1873D79A5EC0D0D556EC2FE34240\t{}\t7", /* a line, not a point */
     "42\t" SF "\tcafe\t7",                   /* not an array literal */
+    "42\t" SF "\t{cafe}\t7\tmaybe",          /* tombstone flag neither t nor f */
+    "42\t" SF "\t{cafe}\t7\tt\textra",       /* a sixth field */
 };
 
 START_TEST(malformed_rows)
@@ -61,6 +72,7 @@ int main(void)
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("rows");
     tcase_add_test(tc, valid_rows);
+    tcase_add_test(tc, tombstone_flag);
     tcase_add_loop_test(tc, malformed_rows, 0, sizeof malformed / sizeof malformed[0]);
     suite_add_tcase(s, tc);
     return check_run(s, CK_FORK_GETENV);

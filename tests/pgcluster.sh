@@ -260,10 +260,13 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = $(sockdir_setting)
 fsync = off
 synchronous_commit = off
+# With commits not waiting for the flush, the WAL writer's round is what a
+# logical change stream waits for: keep it short.
+wal_writer_delay = 10ms
 full_page_writes = off
 wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
+max_wal_senders = 20
+max_replication_slots = 20
 wal_keep_size = 256MB
 hot_standby = on
 hot_standby_feedback = on

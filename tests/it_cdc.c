@@ -1,0 +1,475 @@
+/* it_cdc.c — live updates end to end: a primary, a streaming replica and
+ * two proximityd processes, each on its own logical replication stream.
+ * Writes through one replica show in the other's search (with the
+ * consistency token at once); bursts of random writes, a killed stream, a
+ * restarted primary and a truncate leave both indexes equal to the table,
+ * id by id, version by version, point by point. */
+#include <check.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "testutil.h"
+
+static tu_server_t srv[2];
+static unsigned seed;
+static const char *const J = "Content-Type: application/json";
+
+/* ------------------------------------------------------------ helpers */
+
+static bool wait_ready(const tu_server_t *s, int seconds)
+{
+    for (int i = 0; i < seconds * 10; i++) {
+        tu_response_t r;
+        tu_http(s, "GET", "/readyz", NULL, NULL, 0, &r);
+        long st = r.status;
+        tu_response_free(&r);
+        if (st == 200)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+static PGconn *primary(void)
+{
+    for (int i = 0; i < 100; i++) { /* up to 10 s: the primary may be restarting */
+        PGconn *c = PQconnectdb(getenv("PROXIMITY_PRIMARY_URL"));
+        if (PQstatus(c) == CONNECTION_OK)
+            return c;
+        PQfinish(c);
+        usleep(100000);
+    }
+    ck_abort_msg("cannot connect to the primary");
+    return NULL;
+}
+
+/* Runs sql; retries on a lost connection (the primary restarting). */
+static void exec_sql(PGconn **c, const char *sql)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        PGresult *r = PQexec(*c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            PQclear(r);
+            return;
+        }
+        bool lost = PQstatus(*c) != CONNECTION_OK;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(*c));
+        PQclear(r);
+        ck_assert_msg(lost, "%s: %s", sql, msg);
+        PQfinish(*c);
+        *c = primary();
+    }
+    ck_abort_msg("%s: the primary kept going away", sql);
+}
+
+static json_t *get_json(const tu_server_t *s, const char *path, const char *token, long *status)
+{
+    char th[128];
+    const char *h[] = {th, NULL};
+    snprintf(th, sizeof th, "X-Consistency-Token: %s", token ? token : "");
+    tu_response_t r;
+    ck_assert_int_eq(tu_http(s, "GET", path, token ? h : NULL, NULL, 0, &r), 0);
+    *status = r.status;
+    json_t *j = r.json ? json_incref(r.json) : NULL;
+    tu_response_free(&r);
+    return j;
+}
+
+static bool has_id(json_t *page, int64_t id)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(page, "businesses"), i, b)
+        if (json_integer_value(json_object_get(b, "id")) == id)
+            return true;
+    return false;
+}
+
+/* Is id found near (lat, lng) on s? With a token, the answer must come
+ * at once (200, not a wait that ran out). */
+static bool found_near(const tu_server_t *s, int64_t id, double lat, double lng, const char *token)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof path, "/v1/search/nearby?latitude=%.7f&longitude=%.7f&radius=50", lat, lng);
+    json_t *p = get_json(s, path, token, &st);
+    ck_assert_msg(st == 200, "search on :%d answered %ld", s->port, st);
+    bool found = has_id(p, id);
+    json_decref(p);
+    return found;
+}
+
+/* Polls s without a token until id is (or is not) near (lat, lng):
+ * returns the milliseconds it took, or -1 after 10 s. */
+static int eventually(const tu_server_t *s, int64_t id, double lat, double lng, bool want)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 2000; i++) {
+        if (found_near(s, id, lat, lng, NULL) == want) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            return (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        }
+        usleep(5000);
+    }
+    return -1;
+}
+
+static int64_t write_business(const tu_server_t *s, const char *method, const char *path,
+                              const char *body, long want, char *token, size_t toklen)
+{
+    const char *h[] = {J, NULL};
+    tu_response_t r;
+    ck_assert_int_eq(tu_http(s, method, path, h, body, body ? strlen(body) : 0, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: %ld", method, path, r.status);
+    const char *t = tu_header(&r, "X-Consistency-Token");
+    ck_assert_msg(t != NULL, "%s %s: no X-Consistency-Token", method, path);
+    snprintf(token, toklen, "%s", t);
+    int64_t id = r.json ? json_integer_value(json_object_get(r.json, "id")) : 0;
+    tu_response_free(&r);
+    return id;
+}
+
+/* The primary's current WAL position: a token that covers every write
+ * made so far. */
+static void current_position(char *token, size_t len)
+{
+    PGconn *c = primary();
+    PGresult *r = PQexec(c, "SELECT pg_current_wal_lsn()");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    snprintf(token, len, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* Waits (bounded) until s has applied token. */
+static void wait_applied(const tu_server_t *s, const char *token, int seconds)
+{
+    for (int i = 0; i < seconds * 2; i++) {
+        long st;
+        json_t *p = get_json(s, "/v1/search/nearby?latitude=0&longitude=0&radius=1", token, &st);
+        json_decref(p);
+        if (st == 200)
+            return;
+        ck_assert_msg(st == 503, "a waiting search answered %ld", st);
+        usleep(500000);
+    }
+    ck_abort_msg("proximityd :%d did not apply %s within %d s", s->port, token, seconds);
+}
+
+typedef struct row {
+    int64_t id, version;
+    double lat, lng;
+} row_t;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Every live business of the table, and every point of s's index: the
+ * same ids, versions and coordinates. Returns the number of rows. */
+static size_t assert_index_equals_table(const tu_server_t *s, const char *token)
+{
+    wait_applied(s, token, 60);
+    long st;
+    json_t *dump = get_json(s, "/debug/index", NULL, &st);
+    ck_assert_int_eq(st, 200);
+    json_t *pts = json_object_get(dump, "points");
+    size_t n = json_array_size(pts);
+    row_t *idx = calloc(n + 1, sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(pts, i);
+        idx[i] = (row_t){json_integer_value(json_array_get(p, 0)), json_integer_value(json_array_get(p, 1)),
+                         json_real_value(json_array_get(p, 2)), json_real_value(json_array_get(p, 3))};
+    }
+    json_decref(dump);
+    qsort(idx, n, sizeof *idx, row_cmp);
+
+    PGconn *c = primary();
+    PGresult *r = PQexec(c, "SELECT id, version, ST_Y(location::geometry), ST_X(location::geometry) "
+                            "FROM businesses WHERE deleted_at IS NULL ORDER BY id");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    size_t m = (size_t)PQntuples(r);
+    size_t diff = 0;
+    for (size_t i = 0, j = 0; i < m || j < n;) {
+        int64_t tid = i < m ? strtoll(PQgetvalue(r, (int)i, 0), NULL, 10) : INT64_MAX;
+        int64_t xid = j < n ? idx[j].id : INT64_MAX;
+        if (tid == xid) {
+            int64_t tv = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+            double lat = strtod(PQgetvalue(r, (int)i, 2), NULL), lng = strtod(PQgetvalue(r, (int)i, 3), NULL);
+            if (tv != idx[j].version || fabs(lat - idx[j].lat) > 2e-7 || fabs(lng - idx[j].lng) > 2e-7) {
+                if (diff++ < 5)
+                    fprintf(stderr, "id %" PRId64 ": table v%" PRId64 " (%.7f,%.7f), index v%" PRId64
+                            " (%.7f,%.7f)\n", tid, tv, lat, lng, idx[j].version, idx[j].lat, idx[j].lng);
+            }
+            i++;
+            j++;
+        } else if (tid < xid) {
+            if (diff++ < 5)
+                fprintf(stderr, "id %" PRId64 ": in the table, not in the index of :%d\n", tid, s->port);
+            i++;
+        } else {
+            if (diff++ < 5)
+                fprintf(stderr, "id %" PRId64 ": in the index of :%d, not in the table\n", xid, s->port);
+            j++;
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+    free(idx);
+    ck_assert_msg(diff == 0, "proximityd :%d: %zu differences between index and table", s->port, diff);
+    return m;
+}
+
+static double rnd(double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)rand_r(&seed) / RAND_MAX);
+}
+
+/* n random writes in SQL, in transactions of 1..5 statements: inserts,
+ * moves, category changes, soft deletes, revivals and hard deletes, many
+ * on the same few hundred ids. */
+static void burst(PGconn **c, int n)
+{
+    static const char *const cats[] = {"cafe", "bakery", "bar", "pharmacy", "restaurant"};
+    char sql[1024];
+    for (int i = 0; i < n;) {
+        int k = 1 + (int)(rand_r(&seed) % 5);
+        exec_sql(c, "BEGIN");
+        for (int j = 0; j < k && i < n; j++, i++) {
+            int op = (int)(rand_r(&seed) % 10);
+            int64_t id = 900000 + (int64_t)(rand_r(&seed) % 300);
+            double lat = rnd(-89.9, 89.9), lng = rnd(-179.9, 179.9);
+            const char *cat = cats[rand_r(&seed) % 5];
+            if (op < 4)
+                snprintf(sql, sizeof sql,
+                         "INSERT INTO businesses (id, owner, name, categories, location) VALUES "
+                         "(%" PRId64 ", 'burst', 'Burst %d', '{%s}', "
+                         "ST_SetSRID(ST_MakePoint(%.7f, %.7f), 4326)::geography) "
+                         "ON CONFLICT (id) DO UPDATE SET location = EXCLUDED.location, deleted_at = NULL",
+                         id, i, cat, lng, lat);
+            else if (op < 7)
+                snprintf(sql, sizeof sql,
+                         "UPDATE businesses SET location = ST_SetSRID(ST_MakePoint(%.7f, %.7f), 4326)::geography, "
+                         "categories = '{%s}' WHERE id = %" PRId64, lng, lat, cat, id);
+            else if (op < 9)
+                snprintf(sql, sizeof sql, "UPDATE businesses SET deleted_at = now() WHERE id = %" PRId64
+                         " AND deleted_at IS NULL", id);
+            else
+                snprintf(sql, sizeof sql, "DELETE FROM businesses WHERE id = %" PRId64, id);
+            exec_sql(c, sql);
+        }
+        exec_sql(c, "COMMIT");
+    }
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void start(int i)
+{
+    static const char *args[] = {"--threads=2", "--log-level=warn", "--debug=1", "--consistency-wait=5000",
+                                 "--cache-prewarm=0", NULL};
+    ck_assert_int_eq(tu_server_start(&srv[i], args), 0);
+}
+
+static void setup(void)
+{
+    ck_assert_msg(getenv("PROXIMITY_PRIMARY_URL") != NULL, "run under tests/with-pg");
+    const char *s = getenv("PROXIMITY_TEST_SEED");
+    seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL);
+    fprintf(stderr, "it_cdc: seed %u (PROXIMITY_TEST_SEED=%u repeats this run)\n", seed, seed);
+    free(tu_sql("INSERT INTO businesses (owner, name, categories, location) SELECT 'seed', 'Seed ' || g, "
+                "'{cafe}', ST_SetSRID(ST_MakePoint(g * 0.01, 10), 4326)::geography "
+                "FROM generate_series(1, 200) g"));
+    start(0);
+    start(1);
+    ck_assert_msg(wait_ready(&srv[0], 30) && wait_ready(&srv[1], 30), "proximityd not ready");
+}
+
+static void teardown(void)
+{
+    tu_server_stop(&srv[0]);
+    tu_server_stop(&srv[1]);
+}
+
+/* ------------------------------------------------------------ tests */
+
+/* An owner's edits through one replica, seen by search on the other: with
+ * the token at once, without it shortly after. */
+START_TEST(writes_reach_the_other_replica)
+{
+    char token[64], path[64];
+    const char *create = "{\"name\":\"Fjord Coffee\",\"categories\":[\"cafe\"],\"latitude\":60.3913,\"longitude\":5.3221}";
+    int64_t id = write_business(&srv[0], "POST", "/v1/businesses", create, 201, token, sizeof token);
+    ck_assert(found_near(&srv[1], id, 60.3913, 5.3221, token));
+    snprintf(path, sizeof path, "/v1/businesses/%" PRId64, id);
+
+    /* A move across the map (and across the antimeridian's far side). */
+    const char *move = "{\"latitude\":-36.8485,\"longitude\":174.7633}";
+    write_business(&srv[0], "PATCH", path, move, 200, token, sizeof token);
+    ck_assert(found_near(&srv[1], id, -36.8485, 174.7633, token));
+    ck_assert(!found_near(&srv[1], id, 60.3913, 5.3221, token));
+    /* The moved business's details came with the change: no stale name. */
+    long st;
+    json_t *b = get_json(&srv[1], path, NULL, &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert(fabs(json_real_value(json_object_get(b, "latitude")) + 36.8485) < 1e-6);
+    json_decref(b);
+
+    /* Delete through the other replica; gone from both. */
+    write_business(&srv[1], "DELETE", path, NULL, 204, token, sizeof token);
+    ck_assert(!found_near(&srv[0], id, -36.8485, 174.7633, token));
+    ck_assert(!found_near(&srv[1], id, -36.8485, 174.7633, token));
+
+    /* Re-created (a new id at the old spot), then seen without a token. */
+    int64_t again = write_business(&srv[1], "POST", "/v1/businesses", create, 201, token, sizeof token);
+    ck_assert(again != id);
+    int ms = eventually(&srv[0], again, 60.3913, 5.3221, true);
+    ck_assert_msg(ms >= 0, "a create never showed on the other replica");
+    fprintf(stderr, "it_cdc: create visible on the other replica after %d ms (polling every 5 ms)\n", ms);
+
+    /* A write straight into the table (an admin, a bulk tool) too. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE businesses SET location = ST_SetSRID(ST_MakePoint(5.5, 60.5), 4326)::geography "
+             "WHERE id = %" PRId64, again);
+    free(tu_sql(sql));
+    ck_assert(eventually(&srv[0], again, 60.5, 5.5, true) >= 0);
+    ck_assert(eventually(&srv[1], again, 60.5, 5.5, true) >= 0);
+}
+END_TEST
+
+/* A token from a write that this replica cannot have yet (far in the
+ * future) is a clear 503 after the bounded wait, and a malformed one a 400. */
+START_TEST(tokens_bounded_and_validated)
+{
+    char path[128];
+    long st;
+    snprintf(path, sizeof path, "/v1/search/nearby?latitude=1&longitude=1");
+    json_t *e = get_json(&srv[0], path, "FFFFFF/0", &st);
+    ck_assert_int_eq(st, 503);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "error"), "code")), "NOT_CAUGHT_UP");
+    json_decref(e);
+    e = get_json(&srv[0], path, "not-a-token", &st);
+    ck_assert_int_eq(st, 400);
+    json_decref(e);
+}
+END_TEST
+
+static volatile int searching;
+static int search_failures;
+
+static void *search_loop(void *arg)
+{
+    (void)arg;
+    unsigned s = 1;
+    while (searching) {
+        tu_response_t r;
+        char path[160];
+        snprintf(path, sizeof path, "/v1/search/nearby?latitude=%.3f&longitude=%.3f&radius=40000",
+                 (double)(rand_r(&s) % 170) - 85, (double)(rand_r(&s) % 350) - 175);
+        tu_http(&srv[rand_r(&s) % 2], "GET", path, NULL, NULL, 0, &r);
+        if (r.status != 200)
+            __atomic_add_fetch(&search_failures, 1, __ATOMIC_RELAXED);
+        tu_response_free(&r);
+    }
+    return NULL;
+}
+
+/* Thousands of random writes, some through the API, while searching. */
+START_TEST(burst_converges)
+{
+    pthread_t t;
+    searching = 1;
+    search_failures = 0;
+    pthread_create(&t, NULL, search_loop, NULL);
+    PGconn *c = primary();
+    burst(&c, 3000);
+    char token[64];
+    for (int i = 0; i < 50; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"name\":\"API %d\",\"categories\":[\"bar\"],\"latitude\":%.5f,\"longitude\":%.5f}",
+                 i, rnd(-80, 80), rnd(-170, 170));
+        write_business(&srv[i % 2], "POST", "/v1/businesses", body, 201, token, sizeof token);
+    }
+    PQfinish(c);
+    searching = 0;
+    pthread_join(t, NULL);
+    ck_assert_int_eq(search_failures, 0);
+    current_position(token, sizeof token);
+    size_t rows = assert_index_equals_table(&srv[0], token);
+    assert_index_equals_table(&srv[1], token);
+    fprintf(stderr, "it_cdc: burst of 3050 writes: both indexes equal the table (%zu live rows)\n", rows);
+}
+END_TEST
+
+/* The stream killed mid-burst, then the primary restarted mid-burst:
+ * every replica reconnects, resynchronises, and loses nothing. */
+START_TEST(stream_loss_and_primary_restart)
+{
+    PGconn *c = primary();
+    burst(&c, 500);
+    exec_sql(&c, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                 "WHERE slot_name LIKE 'proximityd_%' AND active_pid IS NOT NULL");
+    burst(&c, 500);
+    if (getenv("PROXIMITY_TEST_PGDIR") != NULL) {
+        ck_assert_int_eq(tu_pgcluster("restart-node {dir} primary"), 0);
+        burst(&c, 500);
+    }
+    PQfinish(c);
+    char token[64];
+    current_position(token, sizeof token);
+    assert_index_equals_table(&srv[0], token);
+    assert_index_equals_table(&srv[1], token);
+    /* Both came back to ready, and say what happened. */
+    ck_assert(wait_ready(&srv[0], 30) && wait_ready(&srv[1], 30));
+    tu_response_t r;
+    ck_assert_int_eq(tu_http(&srv[0], "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    const char *m = strstr(r.body, "\nproximity_cdc_reconnects_total ");
+    ck_assert_msg(m != NULL && atoi(m + strlen("\nproximity_cdc_reconnects_total ")) >= 1,
+                  "no reconnect counted");
+    tu_response_free(&r);
+}
+END_TEST
+
+/* TRUNCATE and a bulk re-insert: the index is rebuilt to the new table. */
+START_TEST(truncate_and_reload)
+{
+    PGconn *c = primary();
+    exec_sql(&c, "TRUNCATE businesses");
+    exec_sql(&c, "INSERT INTO businesses (owner, name, categories, location) SELECT 'bulk', 'Bulk ' || g, "
+                 "'{bakery}', ST_SetSRID(ST_MakePoint(-3 + g * 0.001, 40.4), 4326)::geography "
+                 "FROM generate_series(1, 1000) g");
+    PQfinish(c);
+    char token[64];
+    current_position(token, sizeof token);
+    ck_assert_int_eq(assert_index_equals_table(&srv[0], token), 1000);
+    ck_assert_int_eq(assert_index_equals_table(&srv[1], token), 1000);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cdc");
+    TCase *tc = tcase_create("cdc");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, writes_reach_the_other_replica);
+    tcase_add_test(tc, tokens_bounded_and_validated);
+    tcase_add_test(tc, burst_converges);
+    tcase_add_test(tc, stream_loss_and_primary_restart);
+    tcase_add_test(tc, truncate_and_reload);
+    suite_add_tcase(s, tc);
+    return check_run(s, CK_NOFORK);
+}
