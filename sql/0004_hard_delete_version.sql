@@ -1,7 +1,15 @@
--- 0004: a hard DELETE (purging tombstones, an admin's cleanup) reaches the
--- change stream with the key only, so consumers remove the id one version
--- past the newest they hold. Drawing a version here keeps that guess below
--- any version the same id can get later: a re-insert always comes out newer.
+-- 0004: hard DELETEs (purging tombstones, an admin's cleanup) in the change
+-- stream.
+--
+-- With the default replica identity a DELETE carries only the key, and a
+-- consumer re-synchronising after a reconnect cannot tell which version it
+-- removes. REPLICA IDENTITY FULL sends the whole old row, version included
+-- (and gives Debezium-style consumers a complete "before"); consumers then
+-- remove the id as of that version + 1. Drawing a version on every delete
+-- keeps that number below any version the same id can get later, so a
+-- re-insert always comes out newer.
+ALTER TABLE businesses REPLICA IDENTITY FULL;
+
 CREATE FUNCTION businesses_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

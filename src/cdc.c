@@ -194,10 +194,10 @@ static bool is_businesses(const pgoutput_relation_t *rel)
            strcmp(rel->nspname, "public") == 0;
 }
 
-/* The version a key-only delete (a hard DELETE) removes as: one past the
- * newest this transaction or the index knows. The delete trigger of
- * migration 0004 draws a version too, so a later insert of the same id
- * always comes out newer. */
+/* The version a key-only delete removes as: one past the newest this
+ * transaction or the live index knows. Only a fallback for a table without
+ * REPLICA IDENTITY FULL (migration 0004): while a resync is pending the
+ * live index may not know the row yet. */
 static int64_t hard_delete_version(cdc_t *c, int64_t id)
 {
     int64_t v = 0;
@@ -225,9 +225,11 @@ static void on_row(cdc_t *c, const pgoutput_msg_t *m)
         if (pgoutput_business_from_tuple(m->rel, &m->oldtup, &b, err, sizeof err) != 0)
             goto malformed;
         if (!(b.present & PGOUTPUT_BF_VERSION) || b.version <= 0) {
-            /* Only the key came (replica identity default: the other
+            /* Only the key came (replica identity not FULL: the other
              * columns are absent or null). */
             b.version = hard_delete_version(c, b.id) - 1;
+            LOG_WARN("hard delete without the old row; set REPLICA IDENTITY FULL (migration 0004)",
+                     "\"id\":%" PRId64, b.id);
         }
         ch = (searcher_change_t){.remove = true, .p = {.id = b.id, .version = b.version + 1}};
         push_change(c, &ch);

@@ -280,7 +280,7 @@ static void burst(PGconn **c, int n)
 static void start(int i)
 {
     static const char *args[] = {"--threads=2", "--log-level=warn", "--debug=1", "--consistency-wait=5000",
-                                 "--cache-prewarm=0", NULL};
+                                 "--cache-prewarm=0", "--cdc-max-lag=1500", NULL};
     ck_assert_int_eq(tu_server_start(&srv[i], args), 0);
 }
 
@@ -443,6 +443,47 @@ START_TEST(stream_loss_and_primary_restart)
 }
 END_TEST
 
+static long status_of(const tu_server_t *s, const char *path, const char **source)
+{
+    static char src[32];
+    tu_response_t r;
+    ck_assert_int_eq(tu_http(s, "GET", path, NULL, NULL, 0, &r), 0);
+    long st = r.status;
+    snprintf(src, sizeof src, "%s", tu_header(&r, "X-Search-Source") ? tu_header(&r, "X-Search-Source") : "");
+    tu_response_free(&r);
+    if (source != NULL)
+        *source = src;
+    return st;
+}
+
+/* The primary away: search keeps being served from the last index, and
+ * /readyz says not ready once the stream lags past the bound; back to
+ * ready when the primary returns, with what was written meanwhile. */
+START_TEST(outage_keeps_serving)
+{
+    if (getenv("PROXIMITY_TEST_PGDIR") == NULL)
+        return; /* an external cluster: not ours to stop */
+    ck_assert_int_eq(tu_pgcluster("stop-node {dir} primary"), 0);
+    sleep(3);
+    const char *src;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(status_of(&srv[i], "/readyz", NULL), 503);
+        ck_assert_int_eq(status_of(&srv[i], "/v1/search/nearby?latitude=10&longitude=1&radius=40000", &src), 200);
+        ck_assert_str_eq(src, "index");
+    }
+    ck_assert_int_eq(tu_pgcluster("start-node {dir} primary"), 0);
+    PGconn *c = primary();
+    burst(&c, 200);
+    PQfinish(c);
+    char token[64];
+    current_position(token, sizeof token);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(wait_ready(&srv[i], 60));
+        assert_index_equals_table(&srv[i], token);
+    }
+}
+END_TEST
+
 /* TRUNCATE and a bulk re-insert: the index is rebuilt to the new table. */
 START_TEST(truncate_and_reload)
 {
@@ -469,6 +510,7 @@ int main(void)
     tcase_add_test(tc, tokens_bounded_and_validated);
     tcase_add_test(tc, burst_converges);
     tcase_add_test(tc, stream_loss_and_primary_restart);
+    tcase_add_test(tc, outage_keeps_serving);
     tcase_add_test(tc, truncate_and_reload);
     suite_add_tcase(s, tc);
     return check_run(s, CK_NOFORK);
