@@ -86,7 +86,7 @@ const config_option_t *config_options(void)
     return options;
 }
 
-static int set_option(config_t *cfg, const config_option_t *o, const char *value,
+static int set_option(void *cfg, const config_option_t *o, const char *value,
                       const char *source, char *err, size_t errlen)
 {
     void *field = (char *)cfg + o->offset;
@@ -139,21 +139,21 @@ static int set_option(config_t *cfg, const config_option_t *o, const char *value
     return 0;
 }
 
-static const config_option_t *find_flag(const char *name, size_t len)
+static const config_option_t *find_flag(const config_option_t *table, const char *name, size_t len)
 {
-    for (const config_option_t *o = options; o->flag != NULL; o++)
+    for (const config_option_t *o = table; o->flag != NULL; o++)
         if (strlen(o->flag) == len && memcmp(o->flag, name, len) == 0)
             return o;
     return NULL;
 }
 
-int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+int config_load_table(const config_option_t *table, void *cfg, int argc, char **argv, char *err,
+                      size_t errlen)
 {
-    memset(cfg, 0, sizeof *cfg);
-    for (const config_option_t *o = options; o->flag != NULL; o++)
+    for (const config_option_t *o = table; o->flag != NULL; o++)
         if (set_option(cfg, o, o->dflt, "default", err, errlen) != 0)
             return -1;
-    for (const config_option_t *o = options; o->flag != NULL; o++) {
+    for (const config_option_t *o = table; o->flag != NULL; o++) {
         const char *v = getenv(o->env);
         if (v != NULL && set_option(cfg, o, v, o->env, err, errlen) != 0)
             return -1;
@@ -167,7 +167,7 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const config_option_t *o = find_flag(name, len);
+        const config_option_t *o = find_flag(table, name, len);
         if (o == NULL) {
             snprintf(err, errlen, "unknown option \"%s\" (see --help)", arg);
             return -1;
@@ -180,6 +180,14 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
         if (set_option(cfg, o, value, "command line", err, errlen) != 0)
             return -1;
     }
+    return 0;
+}
+
+int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (config_load_table(options, cfg, argc, argv, err, errlen) != 0)
+        return -1;
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (int)n : 2;
@@ -189,9 +197,9 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
     return 0;
 }
 
-void config_free(config_t *cfg)
+void config_free_table(const config_option_t *table, void *cfg)
 {
-    for (const config_option_t *o = options; o->flag != NULL; o++) {
+    for (const config_option_t *o = table; o->flag != NULL; o++) {
         if (strcmp(o->type, "string") == 0) {
             char **s = (void *)((char *)cfg + o->offset);
             free(*s);
@@ -200,12 +208,22 @@ void config_free(config_t *cfg)
     }
 }
 
-void config_usage(FILE *out, const char *prog)
+void config_free(config_t *cfg)
+{
+    config_free_table(options, cfg);
+}
+
+void config_usage_table(const config_option_t *table, FILE *out, const char *prog)
 {
     fprintf(out, "usage: %s [--flag=value ...]\n\n"
                  "Every option is also read from its environment variable; flags win.\n\n",
             prog);
-    for (const config_option_t *o = options; o->flag != NULL; o++)
+    for (const config_option_t *o = table; o->flag != NULL; o++)
         fprintf(out, "  --%-20s %-30s default \"%s\"\n      %s\n", o->flag, o->env, o->dflt,
                 o->help);
+}
+
+void config_usage(FILE *out, const char *prog)
+{
+    config_usage_table(options, out, prog);
 }

@@ -48,7 +48,7 @@ typedef struct config_option {
     const char *dflt;    /* default, as text */
     bool runtime;        /* can it change without a restart */
     const char *help;
-    size_t offset;       /* into config_t */
+    size_t offset;       /* into config_t (or the table's own struct) */
     long min, max;       /* bounds for numbers */
 } config_option_t;
 
@@ -65,5 +65,13 @@ void config_free(config_t *cfg);
 
 /* Prints usage and the option table. */
 void config_usage(FILE *out, const char *prog);
+
+/* The same machinery for another program's table (proximity-cdc): sets
+ * the fields of *cfg (zeroed by the caller) at each row's offset from
+ * defaults, environment and argv. Returns 0, or -1 with err set. */
+int config_load_table(const config_option_t *table, void *cfg, int argc, char **argv, char *err,
+                      size_t errlen);
+void config_free_table(const config_option_t *table, void *cfg);
+void config_usage_table(const config_option_t *table, FILE *out, const char *prog);
 
 #endif

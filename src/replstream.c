@@ -35,6 +35,8 @@ struct replstream {
     unsigned timeline;
     bool streaming; /* START_REPLICATION done: the connection is in CopyBoth */
     bool broken;    /* an error ended the stream */
+    bool durable;   /* named slot kept across connections */
+    bool reused;    /* the durable slot was already there */
     _Atomic uint64_t confirmed; /* what the caller confirmed */
     _Atomic uint64_t applied;   /* what the last status update reported */
     uint64_t last_handed;       /* wal_start of the last XLogData handed over */
@@ -123,6 +125,35 @@ static PGresult *exec_expect(replstream_t *rs, const char *cmd, ExecStatusType w
     return res;
 }
 
+/* A durable slot of this name: 1 found (start_lsn set to where it was
+ * confirmed), 0 missing, -1 error or a slot of another kind. A walsender
+ * with replication=database also runs plain SQL. */
+static int find_slot(replstream_t *rs, char *err, size_t errlen)
+{
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT plugin, slot_type, database = current_database(), temporary, "
+             "coalesce(confirmed_flush_lsn, restart_lsn)::text "
+             "FROM pg_replication_slots WHERE slot_name = '%s'",
+             rs->slot);
+    PGresult *res = exec_expect(rs, q, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return -1;
+    int rc = 0;
+    if (PQntuples(res) == 1) {
+        if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0 || strcmp(PQgetvalue(res, 0, 1), "logical") != 0 ||
+            strcmp(PQgetvalue(res, 0, 2), "t") != 0 || strcmp(PQgetvalue(res, 0, 3), "f") != 0)
+            rc = fail(err, errlen, "slot %s exists but is not a durable pgoutput slot of this database",
+                      rs->slot);
+        else if (PQgetisnull(res, 0, 4) || replstream_lsn_parse(PQgetvalue(res, 0, 4), &rs->start_lsn) < 0)
+            rc = fail(err, errlen, "slot %s has no confirmed position", rs->slot);
+        else
+            rc = 1;
+    }
+    PQclear(res);
+    return rc;
+}
+
 replstream_t *replstream_open(const replstream_options_t *opt, char *err, size_t errlen)
 {
     const char *pub = opt->publication ? opt->publication : DEFAULT_PUBLICATION;
@@ -138,6 +169,7 @@ replstream_t *replstream_open(const replstream_options_t *opt, char *err, size_t
     snprintf(rs->slot, sizeof rs->slot, "%s", opt->slot_name);
     snprintf(rs->publication, sizeof rs->publication, "%s", pub);
     rs->status_interval_ms = opt->status_interval_ms > 0 ? opt->status_interval_ms : DEFAULT_STATUS_MS;
+    rs->durable = opt->durable;
 
     /* The URI is expanded first, so our replication=database wins over
      * anything it says; the application name stays the caller's if set. */
@@ -165,11 +197,24 @@ replstream_t *replstream_open(const replstream_options_t *opt, char *err, size_t
     rs->timeline = (unsigned)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
 
+    if (rs->durable) {
+        int found = find_slot(rs, err, errlen);
+        if (found < 0)
+            goto fail;
+        if (found == 1) {
+            rs->reused = true;
+            char lsn[REPLSTREAM_LSN_LEN];
+            LOG_INFO("replication slot reused", "\"slot\":\"%s\",\"start_lsn\":\"%s\",\"timeline\":%u",
+                     rs->slot, replstream_lsn_format(rs->start_lsn, lsn, sizeof lsn), rs->timeline);
+            return rs;
+        }
+    }
+
     /* NOEXPORT_SNAPSHOT: the snapshot comes from a read replica that has
      * replayed the consistent point (DESIGN §2 step 3), not from here. */
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "CREATE_REPLICATION_SLOT %s TEMPORARY LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-             rs->slot);
+    snprintf(cmd, sizeof cmd, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput NOEXPORT_SNAPSHOT",
+             rs->slot, rs->durable ? "" : "TEMPORARY ");
     res = exec_expect(rs, cmd, PGRES_TUPLES_OK, err, errlen);
     if (!res)
         goto fail;
@@ -181,8 +226,9 @@ replstream_t *replstream_open(const replstream_options_t *opt, char *err, size_t
     }
     PQclear(res);
     char lsn[REPLSTREAM_LSN_LEN];
-    LOG_INFO("replication slot created", "\"slot\":\"%s\",\"start_lsn\":\"%s\",\"timeline\":%u",
-             rs->slot, replstream_lsn_format(rs->start_lsn, lsn, sizeof lsn), rs->timeline);
+    LOG_INFO("replication slot created", "\"slot\":\"%s\",\"durable\":%s,\"start_lsn\":\"%s\",\"timeline\":%u",
+             rs->slot, rs->durable ? "true" : "false",
+             replstream_lsn_format(rs->start_lsn, lsn, sizeof lsn), rs->timeline);
     return rs;
 fail:
     PQfinish(rs->conn);
@@ -198,6 +244,11 @@ uint64_t replstream_start_lsn(const replstream_t *rs)
 const char *replstream_system_id(const replstream_t *rs)
 {
     return rs->sysid;
+}
+
+bool replstream_slot_reused(const replstream_t *rs)
+{
+    return rs->reused;
 }
 
 unsigned replstream_timeline(const replstream_t *rs)
@@ -254,7 +305,7 @@ static uint64_t get64(const uint8_t *p)
 static uint64_t report_position(const replstream_t *rs)
 {
     uint64_t pos = atomic_load(&rs->confirmed);
-    if (pos >= rs->last_handed && rs->keepalive_end > pos)
+    if (!rs->durable && pos >= rs->last_handed && rs->keepalive_end > pos)
         pos = rs->keepalive_end;
     return pos;
 }

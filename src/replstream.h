@@ -20,9 +20,15 @@ char *replstream_lsn_format(uint64_t lsn, char *buf, size_t len);
 
 typedef struct replstream_options {
     const char *url;         /* a normal libpq URI or key=value string */
-    const char *slot_name;   /* [a-z0-9_]{1,63}; the slot is TEMPORARY */
+    const char *slot_name;   /* [a-z0-9_]{1,63}; TEMPORARY unless durable */
     const char *publication; /* NULL: "proximity_businesses" */
     int status_interval_ms;  /* <= 0: 10000; status updates at least this often */
+    /* A durable slot (the relay's): created if missing, reused as it is on
+     * a restart (streaming resumes at its confirmed_flush_lsn), kept when
+     * the connection closes. Status updates then report only what the
+     * caller confirmed, never a keepalive's position: only the caller knows
+     * where its transactions end (see replstream_confirm). */
+    bool durable;
 } replstream_options_t;
 
 typedef struct replstream_callbacks {
@@ -48,14 +54,19 @@ typedef struct replstream_stats {
 typedef struct replstream replstream_t;
 
 /* Connects with replication=database, runs IDENTIFY_SYSTEM and creates the
- * temporary logical slot. Returns a new handle, or NULL with err set. The
- * slot lives as long as the connection; streaming starts at the first
- * replstream_run, from replstream_start_lsn. */
+ * temporary logical slot (or, durable, finds or creates the named one).
+ * Returns a new handle, or NULL with err set. A temporary slot lives as
+ * long as the connection; streaming starts at the first replstream_run,
+ * from replstream_start_lsn. */
 replstream_t *replstream_open(const replstream_options_t *opt, char *err, size_t errlen);
 
 /* The slot's consistent point: the stream delivers every transaction that
- * commits after it (P of DESIGN §2 step 3). */
+ * commits after it (P of DESIGN §2 step 3). For a reused durable slot, its
+ * confirmed_flush_lsn. */
 uint64_t replstream_start_lsn(const replstream_t *rs);
+
+/* True when replstream_open found the durable slot already there. */
+bool replstream_slot_reused(const replstream_t *rs);
 
 /* IDENTIFY_SYSTEM's system identifier (decimal text) and timeline. */
 const char *replstream_system_id(const replstream_t *rs);
@@ -70,8 +81,11 @@ int replstream_run(replstream_t *rs, const replstream_callbacks_t *cb, const ato
                    int timeout_ms, char *err, size_t errlen);
 
 /* Records lsn as written, flushed and applied (it never moves back); sent
- * in the next status update. Safe from any thread. Once everything handed
- * to on_data is confirmed, keepalive positions count as applied too. */
+ * in the next status update. Safe from any thread. On a temporary slot,
+ * once everything handed to on_data is confirmed, keepalive positions
+ * count as applied too; a durable slot's owner confirms those itself.
+ * Confirm a transaction's commit end_lsn: the server then skips it (and
+ * everything before it) when a durable slot is streamed again. */
 void replstream_confirm(replstream_t *rs, uint64_t lsn);
 
 /* The position last reported to the server as applied (0 before any). */
@@ -82,7 +96,7 @@ int replstream_send_status(replstream_t *rs, bool reply_requested, char *err, si
 
 void replstream_stats(const replstream_t *rs, replstream_stats_t *out);
 
-/* Closes the connection (which drops the temporary slot) and frees rs. */
+/* Closes the connection (which drops a temporary slot) and frees rs. */
 void replstream_close(replstream_t *rs);
 
 #endif

@@ -324,7 +324,8 @@ START_TEST(test_changes)
     const pgoutput_relation_t *rel = pgoutput_relation(c.dec, oid);
     ck_assert_ptr_nonnull(rel);
     ck_assert_str_eq(rel->relname, "businesses");
-    ck_assert_int_eq(rel->replident, 'd');
+    /* REPLICA IDENTITY FULL (migration 0004): deletes carry the old row. */
+    ck_assert_int_eq(rel->replident, 'f');
     ck_assert_int_ge(pgoutput_column_index(rel, "location"), 0);
     ck_assert_uint_eq(rel->cols[pgoutput_column_index(rel, "id")].flags, PGOUTPUT_COL_KEY);
 
@@ -352,12 +353,12 @@ START_TEST(test_changes)
     ck_assert_uint_eq(e->biz.ncategories, 0);
     ck_assert_int_eq(e->biz.price, 0);
 
-    /* The move: a new location and version, no old tuple (key unchanged). */
+    /* The move: a new location and version, and the whole old row. */
     e = next_txn1(&c, &i, 'U', &end);
     ck_assert_int_eq(e->biz.id, id_a);
     ck_assert_int_eq(e->biz.version, v_a2);
     ck_assert_int_gt(v_a2, v_a1);
-    ck_assert_int_eq(e->old_kind, 0);
+    ck_assert_int_eq(e->old_kind, 'O');
     ck_assert_double_eq_tol(e->biz.lng, 2.3522, 1e-9);
     ck_assert_double_eq_tol(e->biz.lat, 48.8566, 1e-9);
     ck_assert(!e->biz.deleted);
@@ -370,12 +371,12 @@ START_TEST(test_changes)
     ck_assert(e->biz.deleted);
     ck_assert_ptr_nonnull(e->biz.deleted_at);
 
-    /* The hard delete: only the key. */
+    /* The hard delete: the whole old row, its version included. */
     e = next_txn1(&c, &i, 'D', &end);
-    ck_assert_int_eq(e->old_kind, 'K');
+    ck_assert_int_eq(e->old_kind, 'O');
     ck_assert_int_eq(e->biz.id, id_b);
-    ck_assert_int_eq(e->biz.version, 0);
-    ck_assert(!e->biz.has_location);
+    ck_assert_int_gt(e->biz.version, 0);
+    ck_assert(e->biz.has_location);
 
     /* Two inserts in one transaction. */
     next_ev(&c, &i, 'B');
@@ -542,6 +543,80 @@ START_TEST(test_terminate_and_reopen)
 }
 END_TEST
 
+/* A durable slot survives its connection; reopened, it resumes after what
+ * was confirmed (the commit's end LSN), and an unconfirmed transaction
+ * comes again. */
+START_TEST(test_durable_slot)
+{
+    char slot[64], err[512] = "";
+    slot_name(slot, sizeof slot, "durable");
+    PGconn *db = sql_conn();
+    replstream_options_t opt = {.url = primary_url, .slot_name = slot, .status_interval_ms = 1000,
+                                .durable = true};
+    replstream_t *rs = replstream_open(&opt, err, sizeof err);
+    ck_assert_msg(rs != NULL, "open: %s", err);
+    ck_assert(!replstream_slot_reused(rs));
+    char *tmp = sqlv(db, 0, "SELECT temporary FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_str_eq(tmp, "f");
+    free(tmp);
+
+    free(sqlv(db, 0, INSERT_SQL, "'durable one'", "'{spa}'", "1 1"));
+    free(sqlv(db, 0, INSERT_SQL, "'durable two'", "'{spa}'", "1 2"));
+    consumer_t c;
+    consumer_init(&c);
+    stream_commits(rs, &c, 2);
+    /* Confirm the first transaction only. */
+    uint64_t first_end = 0;
+    for (size_t i = 0; i < c.nev && !first_end; i++)
+        if (c.ev[i].kind == 'C')
+            first_end = c.ev[i].lsn2;
+    replstream_confirm(rs, first_end);
+    ck_assert_int_eq(replstream_send_status(rs, false, err, sizeof err), 0);
+    /* Idle keepalives do not move a durable slot past what was confirmed. */
+    replstream_callbacks_t cb = {on_data, on_keepalive, &c};
+    ck_assert_int_eq(replstream_run(rs, &cb, NULL, 1500, err, sizeof err), 0);
+    ck_assert_uint_eq(replstream_applied(rs), first_end);
+    replstream_close(rs);
+    consumer_free(&c);
+
+    char lsn[REPLSTREAM_LSN_LEN];
+    tmp = sqlv(db, 0, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_str_eq(tmp, replstream_lsn_format(first_end, lsn, sizeof lsn));
+    free(tmp);
+
+    double t0 = now_s();
+    rs = NULL;
+    while (!rs && now_s() - t0 < 5) { /* the old walsender may still hold it */
+        rs = replstream_open(&opt, err, sizeof err);
+        if (!rs)
+            usleep(100000);
+    }
+    ck_assert_msg(rs != NULL, "reopen: %s", err);
+    ck_assert(replstream_slot_reused(rs));
+    ck_assert_uint_eq(replstream_start_lsn(rs), first_end);
+    consumer_init(&c);
+    stream_commits(rs, &c, 1);
+    size_t i = 0;
+    const event_t *e = next_txn1(&c, &i, 'I', NULL);
+    ck_assert_str_eq(e->biz.name, "durable two");
+    consumer_free(&c);
+    replstream_close(rs);
+    /* The walsender goes away a moment after the connection closes. */
+    char q[256];
+    snprintf(q, sizeof q, "SELECT pg_drop_replication_slot('%s')", slot);
+    bool dropped = false;
+    for (t0 = now_s(); !dropped && now_s() - t0 < 5; usleep(100000)) {
+        PGresult *r = PQexec(db, q);
+        dropped = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    ck_assert_msg(dropped, "could not drop slot %s", slot);
+    PQfinish(db);
+}
+END_TEST
+
 static Suite *replstream_suite(void)
 {
     Suite *s = suite_create("replstream");
@@ -551,6 +626,7 @@ static Suite *replstream_suite(void)
     tcase_add_test(tc, test_changes);
     tcase_add_test(tc, test_idle_keepalive);
     tcase_add_test(tc, test_terminate_and_reopen);
+    tcase_add_test(tc, test_durable_slot);
     suite_add_tcase(s, tc);
     return s;
 }
