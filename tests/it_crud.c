@@ -46,6 +46,9 @@ static void setup(void)
 {
     ck_assert_msg(getenv("PROXIMITY_PRIMARY_URL") != NULL, "run under tests/with-pg");
     ck_assert_int_eq(tu_server_start(&srv, server_args), 0);
+    /* Ready: the index is built and the change stream caught up, so what
+     * the fault tests take away is all that changes. */
+    ck_assert_msg(tu_wait_ready(&srv, 60), "proximityd not ready within 60 s");
     create("{\"name\":\"Fixture\",\"categories\":[\"cafe\",\"bakery\"],\"latitude\":-41.2865,"
            "\"longitude\":174.7762,\"address\":{\"country\":\"NZ\"}}",
            fixture_path, sizeof fixture_path, fixture_etag, sizeof fixture_etag);

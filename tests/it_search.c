@@ -56,20 +56,6 @@ static void load_businesses(void)
         sleep(2);
 }
 
-static bool wait_ready(const tu_server_t *s, int seconds)
-{
-    for (int i = 0; i < seconds * 10; i++) {
-        tu_response_t r;
-        tu_http(s, "GET", "/readyz", NULL, NULL, 0, &r);
-        long st = r.status;
-        tu_response_free(&r);
-        if (st == 200)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
-
 static void setup(void)
 {
     static const char *args[] = {"--threads=2", "--log-level=warn", NULL};
@@ -81,7 +67,7 @@ static void setup(void)
     oracle = PQconnectdb(getenv("PROXIMITY_PRIMARY_URL"));
     ck_assert_int_eq(PQstatus(oracle), CONNECTION_OK);
     ck_assert_int_eq(tu_server_start(&srv, args), 0);
-    ck_assert_msg(wait_ready(&srv, 120), "the index was not built in time");
+    ck_assert_msg(tu_wait_ready(&srv, 120), "the index was not built in time");
 }
 
 static void teardown(void)

@@ -197,6 +197,20 @@ void tu_response_free(tu_response_t *r)
     memset(r, 0, sizeof *r);
 }
 
+bool tu_wait_ready(const tu_server_t *srv, int seconds)
+{
+    for (int i = 0; i < seconds * 10; i++) {
+        tu_response_t r;
+        tu_http(srv, "GET", "/readyz", NULL, NULL, 0, &r);
+        long st = r.status;
+        tu_response_free(&r);
+        if (st == 200)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
 bool tu_json_subset(const json_t *expect, const json_t *actual)
 {
     if (json_is_object(expect)) {

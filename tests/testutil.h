@@ -40,6 +40,9 @@ const char *tu_header(const tu_response_t *r, const char *name);
 
 void tu_response_free(tu_response_t *r);
 
+/* Polls /readyz every 100 ms until it answers 200; false after seconds. */
+bool tu_wait_ready(const tu_server_t *srv, int seconds);
+
 /* True when every member of expect is in actual with an equal value
  * (objects compared as subsets, recursively; arrays and scalars exactly). */
 bool tu_json_subset(const json_t *expect, const json_t *actual);
