@@ -36,7 +36,7 @@ typedef struct cdc_stats {
     uint64_t malformed;      /* rows that did not decode (skipped, logged) */
 } cdc_stats_t;
 
-/* Starts the consumer thread for cfg (transport pg). */
+/* Starts the consumer thread for cfg (transport pg or kafka). */
 cdc_t *cdc_start(const config_t *cfg, searcher_t *searcher, cache_t *cache);
 
 /* Stops the thread and frees everything. */

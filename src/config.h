@@ -30,6 +30,7 @@ typedef struct config {
     int rebuild_interval_s;
     int cdc;                 /* config_cdc_t */
     char *cdc_publication;
+    char *kafka_brokers, *kafka_topic, *kafka_config, *cdc_slot;
     int cdc_max_lag_ms;
     int consistency_wait_ms;
     int snapshot_wait_ms;

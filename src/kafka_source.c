@@ -19,6 +19,10 @@
 
 struct kafka_source {
     rd_kafka_t *rk;
+    /* Offset queries go through a client of their own: on the consumer's
+     * connections they would queue behind fetches that wait for data
+     * (fetch.wait.max.ms), one partition after another. */
+    rd_kafka_t *query;
     char *topic;
     int npart;
     int64_t *pos; /* next offset per partition */
@@ -77,6 +81,13 @@ kafka_source_t *kafka_source_new(const kafka_source_options_t *opt, int timeout_
     rd_kafka_conf_set_opaque(c, ks);
     rd_kafka_conf_set_error_cb(c, on_error);
     char e[512];
+    rd_kafka_conf_t *qc = rd_kafka_conf_dup(c);
+    ks->query = rd_kafka_new(RD_KAFKA_CONSUMER, qc, e, sizeof e);
+    if (!ks->query) {
+        rd_kafka_conf_destroy(qc);
+        fail(err, errlen, "kafka client: %s", e);
+        goto fail_conf;
+    }
     ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
     if (!ks->rk) {
         fail(err, errlen, "kafka consumer: %s", e);
@@ -120,10 +131,11 @@ int kafka_source_partitions(const kafka_source_t *ks)
 static int watermarks(kafka_source_t *ks, int64_t *lo, int64_t *hi, int timeout_ms, char *err,
                       size_t errlen)
 {
+    rd_kafka_poll(ks->query, 0); /* its error callbacks */
     for (int p = 0; p < ks->npart; p++) {
         int64_t l, h;
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(ks->rk, ks->topic, p, &l, &h, timeout_ms);
+            rd_kafka_query_watermark_offsets(ks->query, ks->topic, p, &l, &h, timeout_ms);
         if (e)
             return fail(err, errlen, "watermarks of %s [%d]: %s", ks->topic, p, rd_kafka_err2str(e));
         if (lo)
@@ -243,6 +255,8 @@ void kafka_source_free(kafka_source_t *ks)
         rd_kafka_consumer_close(ks->rk);
         rd_kafka_destroy(ks->rk);
     }
+    if (ks->query)
+        rd_kafka_destroy(ks->query);
     free(ks->topic);
     free(ks->pos);
     free(ks);

@@ -84,13 +84,9 @@ int main(int argc, char **argv)
         .seed = (uint64_t)getpid(),
     };
     app.cache = cache_new(&co, business_store_fetch, app.store);
-    if (cfg.cdc == CONFIG_CDC_KAFKA) {
-        LOG(LOG_FATAL, "PROXIMITY_CDC=kafka is not available in this build", "%s", "");
-        return EX_CONFIG;
-    }
     app.searcher = searcher_new(app.store, (index_kind_t)cfg.index_kind, cfg.rebuild_interval_s,
                                 cfg.cdc != CONFIG_CDC_OFF, cfg.snapshot_wait_ms);
-    if (cfg.cdc == CONFIG_CDC_PG)
+    if (cfg.cdc != CONFIG_CDC_OFF)
         app.cdc = cdc_start(&cfg, app.searcher, app.cache);
     pthread_t warm;
     bool warming = cfg.cache_prewarm > 0 && pthread_create(&warm, NULL, prewarm, &app) == 0;

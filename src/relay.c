@@ -51,7 +51,8 @@ struct relay {
     bool failed;               /* a delivery failed for good or a fatal error */
     char failure[512];
     const atomic_bool *stop;
-    int64_t last_status_ms;
+    int64_t last_status_ms, last_ask_ms;
+    uint64_t reported; /* the confirmed position last sent to the primary */
 
     _Atomic uint64_t m_events, m_tombstones, m_produced, m_inflight, m_transactions,
         m_confirmed, m_wal_end, m_reconnects, m_waits, m_errors;
@@ -143,9 +144,10 @@ static void status_if_due(relay_t *r)
     }
 }
 
-/* Serves delivery reports until the window has room again (or stop, or
- * failure): one round at least, which also frees librdkafka queue space. */
-static int wait_room(relay_t *r, char *err, size_t errlen)
+/* Serves delivery reports until fewer than limit messages are in flight
+ * (or stop, or failure): one round at least, which also frees librdkafka
+ * queue space. */
+static int wait_inflight_below(relay_t *r, uint64_t limit, char *err, size_t errlen)
 {
     atomic_fetch_add(&r->m_waits, 1);
     do {
@@ -155,21 +157,26 @@ static int wait_room(relay_t *r, char *err, size_t errlen)
             return fail(err, errlen, "%s", r->failure);
         if (r->stop && atomic_load(r->stop))
             return fail(err, errlen, "stopping");
-    } while (atomic_load(&r->m_inflight) >= (uint64_t)r->cfg.max_inflight);
+    } while (atomic_load(&r->m_inflight) >= limit);
     return 0;
+}
+
+static int wait_room(relay_t *r, char *err, size_t errlen)
+{
+    return wait_inflight_below(r, (uint64_t)r->cfg.max_inflight, err, errlen);
 }
 
 static int produce(relay_t *r, txn_t *t, int64_t id, const char *value, size_t len, int64_t ts_ms,
                    char *err, size_t errlen)
 {
     char key[48];
-    int klen = snprintf(key, sizeof key, "{\"id\":%" PRId64 "}", id);
+    int klen = id > 0 ? snprintf(key, sizeof key, "{\"id\":%" PRId64 "}", id) : 0;
     for (;;) {
         if (atomic_load(&r->m_inflight) >= (uint64_t)r->cfg.max_inflight &&
             wait_room(r, err, errlen) < 0)
             return -1;
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            r->rk, RD_KAFKA_V_TOPIC(r->cfg.kafka_topic), RD_KAFKA_V_KEY(key, (size_t)klen),
+            r->rk, RD_KAFKA_V_TOPIC(r->cfg.kafka_topic), RD_KAFKA_V_KEY(klen ? key : NULL, (size_t)klen),
             RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -241,6 +248,38 @@ out:
     return rc;
 }
 
+/* A truncate of businesses becomes one key-less Debezium "t" event. Every
+ * record before it is acknowledged first, so a consumer that meets it and
+ * starts over (end offsets, then a snapshot) cannot read a row from before
+ * the truncate after its snapshot. */
+static int relay_truncate(relay_t *r, const pgoutput_msg_t *m, uint64_t wal_start, char *err,
+                          size_t errlen)
+{
+    const pgoutput_relation_t *rel = NULL;
+    for (size_t i = 0; i < m->u.truncate.nrels && !rel; i++) {
+        const pgoutput_relation_t *c = pgoutput_relation(r->dec, m->u.truncate.oids[i]);
+        if (c && strcmp(c->relname, "businesses") == 0)
+            rel = c;
+    }
+    if (!rel)
+        return 0;
+    if (!r->open)
+        return fail(err, errlen, "truncate outside a transaction");
+    if (atomic_load(&r->m_inflight) > 0 && wait_inflight_below(r, 1, err, errlen) < 0)
+        return -1;
+    debezium_source_t src = {.name = r->cfg.server_name, .db = r->db, .schema = rel->nspname,
+                             .table = rel->relname, .lsn = wal_start, .txid = r->xid,
+                             .ts_ms = r->open->commit_us / 1000};
+    size_t len;
+    char *value = debezium_value_new(DEBEZIUM_TRUNCATE, NULL, NULL, &src, wall_us() / 1000, &len, err,
+                                     errlen);
+    if (!value)
+        return -1;
+    int rc = produce(r, r->open, 0, value, len, src.ts_ms, err, errlen);
+    free(value);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Stream callbacks                                                     */
 /* ------------------------------------------------------------------ */
@@ -284,10 +323,7 @@ static int on_data(void *ctx, uint64_t wal_start, uint64_t wal_end, const uint8_
     case PGOUTPUT_DELETE:
         return relay_change(r, &m, wal_start, err, errlen);
     case PGOUTPUT_TRUNCATE:
-        /* Deletes without rows: nothing keyed to relay. The table is only
-         * ever truncated by hand; consumers rebuild from a snapshot. */
-        LOG_WARN("truncate not relayed", "\"relations\":%zu", m.u.truncate.nrels);
-        return 0;
+        return relay_truncate(r, &m, wal_start, err, errlen);
     default:
         return 0;
     }
@@ -411,6 +447,24 @@ static void sleep_ms_unless_stopped(relay_t *r, int ms)
     }
 }
 
+/* Consumers take the slot's confirmed_flush_lsn for the topic's position
+ * (everything before it is in the topic), so a confirmation is reported at
+ * once; and each interval asks for a keepalive, whose position is confirmed
+ * between transactions (on_keepalive). */
+static void report_position(relay_t *r, char *err, size_t errlen)
+{
+    uint64_t conf = atomic_load(&r->m_confirmed);
+    bool ask = now_ms() - r->last_ask_ms >= r->cfg.status_interval_ms;
+    if (!r->rs || (conf <= r->reported && !ask))
+        return;
+    if (replstream_send_status(r->rs, ask, err, errlen) == 0) {
+        r->reported = conf;
+        r->last_status_ms = now_ms();
+        if (ask)
+            r->last_ask_ms = r->last_status_ms;
+    }
+}
+
 int relay_run(relay_t *r, const atomic_bool *stop, int flush_ms)
 {
     char err[1024], esc[1024];
@@ -447,6 +501,7 @@ int relay_run(relay_t *r, const atomic_bool *stop, int flush_ms)
             continue;
         }
         rd_kafka_poll(r->rk, 0);
+        report_position(r, err, sizeof err);
         replstream_stats_t st;
         replstream_stats(r->rs, &st);
         if (st.server_wal_end > atomic_load(&r->m_wal_end))

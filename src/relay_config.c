@@ -36,8 +36,8 @@ static const config_option_t options[] = {
      "milliseconds librdkafka may try to deliver a message (0 = forever; a failure restarts "
      "the stream from the slot)",
      OPT(message_timeout_ms), 0, 86400000},
-    {"cdc-status-interval", "PROXIMITY_CDC_STATUS_INTERVAL", "int", "10000", false,
-     "milliseconds between position reports to the primary", OPT(status_interval_ms), 100, 600000},
+    {"cdc-status-interval", "PROXIMITY_CDC_STATUS_INTERVAL", "int", "1000", false,
+     "milliseconds between position reports to the primary (each asks for its position)", OPT(status_interval_ms), 100, 600000},
     {"cdc-reconnect", "PROXIMITY_CDC_RECONNECT", "int", "1000", false,
      "milliseconds between attempts to reopen a lost replication stream", OPT(reconnect_ms), 10,
      600000},

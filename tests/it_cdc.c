@@ -14,29 +14,26 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "check_run.h"
+#include "kafkautil.h"
 #include "testutil.h"
+
+/* PROXIMITY_TEST_CDC=kafka runs the same tests through the relay and a
+ * (mock) Kafka cluster: primary → proximity-cdc → topic → proximityd. */
+static bool kafka_mode;
+static ku_kafka_t kafka;
+static pid_t relay_pid;
+static char relay_dir[256];
 
 static tu_server_t srv[2];
 static unsigned seed;
 static const char *const J = "Content-Type: application/json";
 
 /* ------------------------------------------------------------ helpers */
-
-static bool wait_ready(const tu_server_t *s, int seconds)
-{
-    for (int i = 0; i < seconds * 10; i++) {
-        tu_response_t r;
-        tu_http(s, "GET", "/readyz", NULL, NULL, 0, &r);
-        long st = r.status;
-        tu_response_free(&r);
-        if (st == 200)
-            return true;
-        usleep(100000);
-    }
-    return false;
-}
 
 static PGconn *primary(void)
 {
@@ -317,29 +314,93 @@ static void *write_loop(void *arg)
 
 static void start(int i)
 {
-    static const char *args[] = {"--threads=2", "--log-level=warn", "--debug=1", "--consistency-wait=5000",
-                                 "--cache-prewarm=0", "--cdc-max-lag=1500", NULL};
+    static char brokers[600], topic[200];
+    const char *args[16] = {"--threads=2", "--log-level=warn", "--debug=1", "--consistency-wait=5000",
+                            "--cache-prewarm=0", "--cdc-max-lag=2500", NULL};
+    if (getenv("IT_CDC_LOG")) args[1] = getenv("IT_CDC_LOG");
+    if (kafka_mode) {
+        snprintf(brokers, sizeof brokers, "--kafka-brokers=%s", kafka.bootstrap);
+        snprintf(topic, sizeof topic, "--kafka-topic=%s", kafka.topic);
+        args[6] = "--cdc=kafka";
+        args[7] = brokers;
+        args[8] = topic;
+        args[9] = "--cdc-slot=it_cdc_relay";
+        args[10] = NULL;
+    }
     ck_assert_int_eq(tu_server_start(&srv[i], args), 0);
+}
+
+/* The relay, as a process of its own (restarted by the tests). */
+static void relay_start(void)
+{
+    char bin[512], brokers[600], topic[200], log[600];
+    const char *b = getenv("top_builddir");
+    snprintf(bin, sizeof bin, "%s/src/proximity-cdc", b ? b : ".");
+    snprintf(brokers, sizeof brokers, "--kafka-brokers=%s", kafka.bootstrap);
+    snprintf(topic, sizeof topic, "--kafka-topic=%s", kafka.topic);
+    if (relay_dir[0] == '\0') {
+        snprintf(relay_dir, sizeof relay_dir, "/tmp/proximity-relay-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(relay_dir));
+    }
+    snprintf(log, sizeof log, "%s/relay.log", relay_dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (freopen(log, "a", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
+            _exit(127);
+        execl(bin, bin, brokers, topic, "--cdc-slot=it_cdc_relay", "--relay-port=0",
+              "--relay-bind=127.0.0.1", getenv("IT_CDC_LOG") ? getenv("IT_CDC_LOG") : "--log-level=warn", (char *)NULL);
+        _exit(127);
+    }
+    relay_pid = pid;
+}
+
+static void relay_kill(int sig)
+{
+    if (relay_pid <= 0)
+        return;
+    kill(relay_pid, sig);
+    waitpid(relay_pid, NULL, 0);
+    relay_pid = 0;
 }
 
 static void setup(void)
 {
     ck_assert_msg(getenv("PROXIMITY_PRIMARY_URL") != NULL, "run under tests/with-pg");
+    kafka_mode = getenv("PROXIMITY_TEST_CDC") && strcmp(getenv("PROXIMITY_TEST_CDC"), "kafka") == 0;
+    if (kafka_mode) {
+        ck_assert_int_eq(ku_kafka_start(&kafka, "it.cdc.businesses", 6), 0);
+        relay_start();
+    }
     const char *s = getenv("PROXIMITY_TEST_SEED");
     seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL);
-    fprintf(stderr, "it_cdc: seed %u (PROXIMITY_TEST_SEED=%u repeats this run)\n", seed, seed);
+    fprintf(stderr, "it_cdc%s: seed %u (PROXIMITY_TEST_SEED=%u repeats this run)\n", kafka_mode ? " (kafka)" : "", seed, seed);
     free(tu_sql("INSERT INTO businesses (owner, name, categories, location) SELECT 'seed', 'Seed ' || g, "
                 "'{cafe}', ST_SetSRID(ST_MakePoint(g * 0.01, 10), 4326)::geography "
                 "FROM generate_series(1, 200) g"));
     start(0);
     start(1);
-    ck_assert_msg(wait_ready(&srv[0], 30) && wait_ready(&srv[1], 30), "proximityd not ready");
+    for (int i = 0; i < 2; i++) {
+        if (!tu_wait_ready(&srv[i], 30)) {
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "tail -n 20 %s/proximityd.log >&2", srv[i].dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "no log in %s\n", srv[i].dir);
+            ck_abort_msg("proximityd :%d not ready", srv[i].port);
+        }
+    }
 }
 
 static void teardown(void)
 {
     tu_server_stop(&srv[0]);
     tu_server_stop(&srv[1]);
+    if (kafka_mode) {
+        relay_kill(SIGTERM);
+        ku_kafka_stop(&kafka);
+        free(tu_sql("SELECT pg_drop_replication_slot('it_cdc_relay')"));
+    }
 }
 
 /* ------------------------------------------------------------ tests */
@@ -463,28 +524,43 @@ START_TEST(stream_loss_and_primary_restart)
     pthread_create(&w, NULL, write_loop, &ws);
     usleep(500000);
     PGconn *c = primary();
+    /* pg: every proximityd's own stream; kafka: the relay's. */
     exec_sql(&c, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                 "WHERE slot_name LIKE 'proximityd_%' AND active_pid IS NOT NULL");
+                 "WHERE (slot_name LIKE 'proximityd_%' OR slot_name = 'it_cdc_relay') AND active_pid IS NOT NULL");
     PQfinish(c);
     usleep(700000);
+    if (kafka_mode) {
+        /* The relay killed outright and restarted; one broker down and up;
+         * a proximityd restarted: it rebuilds and catches up from the topic. */
+        relay_kill(SIGKILL);
+        usleep(300000);
+        relay_start();
+        ck_assert_int_eq(ku_kafka_cmd(&kafka, "down 2"), 0);
+        usleep(700000);
+        ck_assert_int_eq(ku_kafka_cmd(&kafka, "up 2"), 0);
+        tu_server_stop(&srv[1]);
+        start(1);
+    }
     if (getenv("PROXIMITY_TEST_PGDIR") != NULL)
         ck_assert_int_eq(tu_pgcluster("restart-node {dir} primary"), 0);
     usleep(700000);
     writing = 0;
     pthread_join(w, NULL);
-    fprintf(stderr, "it_cdc: %d transactions committed around a killed stream and a primary restart "
-            "(%d cut off)\n", txns_done, txns_lost);
+    fprintf(stderr, "it_cdc: %d transactions committed around a killed stream%s and a primary restart "
+            "(%d cut off)\n", txns_done, kafka_mode ? ", a killed relay, a broker outage, a restarted proximityd" : "",
+            txns_lost);
     ck_assert_int_gt(txns_done, 10);
     char token[64];
     current_position(token, sizeof token);
     assert_index_equals_table(&srv[0], token);
     assert_index_equals_table(&srv[1], token);
     /* Both came back to ready, and say what happened. */
-    ck_assert(wait_ready(&srv[0], 30) && wait_ready(&srv[1], 30));
+    ck_assert(tu_wait_ready(&srv[0], 30) && tu_wait_ready(&srv[1], 30));
     tu_response_t r;
     ck_assert_int_eq(tu_http(&srv[0], "GET", "/metrics", NULL, NULL, 0, &r), 0);
     const char *m = strstr(r.body, "\nproximity_cdc_reconnects_total ");
-    ck_assert_msg(m != NULL && atoi(m + strlen("\nproximity_cdc_reconnects_total ")) >= 1,
+    /* Through Kafka the consumer rides the outages out on one session. */
+    ck_assert_msg(m != NULL && (kafka_mode || atoi(m + strlen("\nproximity_cdc_reconnects_total ")) >= 1),
                   "no reconnect counted");
     tu_response_free(&r);
 }
@@ -525,7 +601,7 @@ START_TEST(outage_keeps_serving)
     char token[64];
     current_position(token, sizeof token);
     for (int i = 0; i < 2; i++) {
-        ck_assert(wait_ready(&srv[i], 60));
+        ck_assert(tu_wait_ready(&srv[i], 60));
         assert_index_equals_table(&srv[i], token);
     }
 }
