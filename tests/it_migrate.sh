@@ -246,7 +246,7 @@ else
     if [ -n "${PROXIMITY_TEST_PGDIR:-}" ]; then
         bash "$top_srcdir/tests/pgcluster.sh" wait-replay "$PROXIMITY_TEST_PGDIR" || not_ok "wait-replay"
     else
-        lsn=$(sql "$PRIMARY" "SELECT pg_current_wal_lsn()")
+        lsn=$(sql "$PRIMARY" "SELECT pg_current_wal_insert_lsn()")
         i=0
         until [ "$(sql "$REPLICA" "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] || [ $i -ge 300 ]; do
             sleep 0.1

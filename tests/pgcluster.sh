@@ -311,7 +311,7 @@ follow_primary() {
 
 wait_replay() {
     local target deadline
-    target=$(q primary "SELECT pg_current_wal_lsn()") || die_log primary "primary not answering"
+    target=$(q primary "SELECT pg_current_wal_insert_lsn()") || die_log primary "primary not answering"
     deadline=$(($(date +%s) + TIMEOUT))
     until [ "$(q replica "SELECT coalesce(pg_last_wal_replay_lsn() >= '$target'::pg_lsn, false)" 2>/dev/null)" = t ]; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
