@@ -6,7 +6,9 @@
  * nothing.
  *
  * usage: bench_cdc --writer PORT --reader PORT [--rates "100 1000"]
- *                  [--seconds T] [--ids FIRST:COUNT]
+ *                  [--seconds T] [--ids FIRST:COUNT] [--label NAME] [--no-header]
+ * --label prefixes each scenario (e.g. the transport), --no-header leaves
+ * the column names out, so runs print as one table.
  */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -259,7 +261,8 @@ static double run(double rate, int secs)
 
 int main(int argc, char **argv)
 {
-    const char *rates = "100 1000";
+    const char *rates = "100 1000", *label = "";
+    bool header = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--writer") == 0 && i + 1 < argc)
             writer_port = atoi(argv[++i]);
@@ -271,9 +274,13 @@ int main(int argc, char **argv)
             seconds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ids") == 0 && i + 1 < argc)
             sscanf(argv[++i], "%" SCNd64 ":%" SCNd64, &first_id, &id_count);
+        else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
+            label = argv[++i];
+        else if (strcmp(argv[i], "--no-header") == 0)
+            header = false;
         else {
             fprintf(stderr, "usage: %s --writer PORT --reader PORT [--rates \"100 1000\"] [--seconds T] "
-                    "[--ids FIRST:COUNT]\n", argv[0]);
+                    "[--ids FIRST:COUNT] [--label NAME] [--no-header]\n", argv[0]);
             return 2;
         }
     }
@@ -283,10 +290,13 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     double base = run(0, seconds);
-    printf("%-28s %10s %9s %9s %9s %8s %8s %12s %9s\n", "scenario", "writes/s", "p50 ms", "p99 ms",
-           "max ms", "unseen", "w.err", "searches/s", "vs idle");
-    printf("%-28s %10s %9s %9s %9s %8s %8s %12.0f %9s\n", "idle (no writes)", "-", "-", "-", "-", "-", "-",
-           base, "-");
+    char name[96];
+    if (header)
+        printf("%-34s %10s %9s %9s %9s %8s %8s %12s %9s\n", "scenario", "writes/s", "p50 ms", "p99 ms",
+               "max ms", "unseen", "w.err", "searches/s", "vs idle");
+    snprintf(name, sizeof name, "%s%sidle (no writes)", label, *label ? " " : "");
+    printf("%-34s %10s %9s %9s %9s %8s %8s %12.0f %9s\n", name, "-", "-", "-", "-", "-", "-", base, "-");
+    fflush(stdout);
     char *list = strdup(rates), *save = NULL;
     for (char *tok = strtok_r(list, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
         double rate = atof(tok);
@@ -294,12 +304,12 @@ int main(int argc, char **argv)
             continue;
         double sps = run(rate, seconds);
         qsort(B.lat_ms, B.nlat, sizeof *B.lat_ms, dbl_cmp);
-        char name[64];
-        snprintf(name, sizeof name, "write-to-visible @%g/s", rate);
-        printf("%-28s %10.0f %9.2f %9.2f %9.2f %8ld %8ld %12.0f %+8.1f%%\n", name,
+        snprintf(name, sizeof name, "%s%swrite-to-visible @%g/s", label, *label ? " " : "", rate);
+        printf("%-34s %10.0f %9.2f %9.2f %9.2f %8ld %8ld %12.0f %+8.1f%%\n", name,
                (double)atomic_load(&B.writes) / seconds, pct(B.lat_ms, B.nlat, 50), pct(B.lat_ms, B.nlat, 99),
                B.nlat ? B.lat_ms[B.nlat - 1] : 0, atomic_load(&B.unseen), atomic_load(&B.write_errors), sps,
                (sps / base - 1) * 100);
+        fflush(stdout);
     }
     free(list);
     free(B.lat_ms);

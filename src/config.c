@@ -62,7 +62,8 @@ static const config_option_t options[] = {
     {"kafka-topic", "PROXIMITY_KAFKA_TOPIC", "string", "proximity.public.businesses", false,
      "cdc=kafka: topic of Debezium-style envelopes (every partition is read)", OPT(kafka_topic), 0, 0},
     {"kafka-config", "PROXIMITY_KAFKA_CONFIG", "string", "", false,
-     "cdc=kafka: extra librdkafka properties, k=v,k=v", OPT(kafka_config), 0, 0},
+     "cdc=kafka: extra librdkafka properties, k=v,k=v (the consumer sets fetch.wait.max.ms=100; override it here)",
+     OPT(kafka_config), 0, 0},
     {"cdc-slot", "PROXIMITY_CDC_SLOT", "string", "proximity_cdc", false,
      "cdc=kafka: the relay's (or Debezium's) slot on the primary, whose confirmed position says "
      "what the topic holds", OPT(cdc_slot), 0, 0},

@@ -63,7 +63,12 @@ kafka_source_t *kafka_source_new(const kafka_source_options_t *opt, int timeout_
         kset(c, "enable.auto.offset.store", "false", err, errlen) < 0 ||
         kset(c, "enable.partition.eof", "false", err, errlen) < 0 ||
         /* Offsets gone (retention) mean changes we never saw: say so. */
-        kset(c, "auto.offset.reset", "error", err, errlen) < 0)
+        kset(c, "auto.offset.reset", "error", err, errlen) < 0 ||
+        /* A broker answers a waiting fetch as soon as data comes; this
+         * bounds only how long one waits when none does (librdkafka's
+         * 500 ms default is the latency floor on brokers that do not
+         * answer early, such as librdkafka's mock cluster). */
+        kset(c, "fetch.wait.max.ms", "100", err, errlen) < 0)
         goto fail_conf;
     if (opt->extra_config && *opt->extra_config) {
         char *list = xstrdup(opt->extra_config), *save = NULL;
