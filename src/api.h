@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "cdc.h"
 #include "config.h"
@@ -20,6 +21,7 @@ typedef struct app {
     cdc_t *cdc; /* NULL when PROXIMITY_CDC=off */
     atomic_ullong searches_index, searches_postgis, search_errors;
     atomic_bool prewarmed; /* the start-up cache fill is over (or off) */
+    auth_t *auth;          /* who may write (auth.c) */
 } app_t;
 
 /* The route table (static storage), for http_server_start. */

@@ -9,9 +9,41 @@
 #include "business_store.h"
 #include "category.h"
 
-/* Until owner authentication exists (issue 9), every listing belongs to
- * this owner. */
-static const char *const default_owner = "anonymous";
+/* ------------------------------------------------ who may write (issue 9) */
+
+/* The author of a create: false when answered (401). */
+static bool write_principal(http_request_t *req, app_t *app, auth_identity_t *who)
+{
+    return auth_authenticate(app->auth, req, who);
+}
+
+/* The author of a change to id: authenticated, and its owner or an admin.
+ * False when answered (401, 403, 404, 503). */
+static bool may_change(http_request_t *req, app_t *app, int64_t id)
+{
+    auth_identity_t who;
+    store_error_t err;
+    char owner[256];
+
+    if (!auth_authenticate(app->auth, req, &who))
+        return false;
+    if (who.admin)
+        return true;
+    business_store_result_t res = business_store_owner(app->store, id, owner, sizeof owner, &err);
+    if (res == BSTORE_NOT_FOUND) {
+        http_respond_error(req, 404, "NOT_FOUND", NULL, "no business with id %s", req->params[0]);
+        return false;
+    }
+    if (res != BSTORE_OK) {
+        api_store_error(req, &err);
+        return false;
+    }
+    if (!auth_may_modify(&who, owner)) {
+        http_respond_error(req, 403, "FORBIDDEN", NULL, "only the owner or an admin may change this business");
+        return false;
+    }
+    return true;
+}
 
 /* Parses the {id} segment: a positive decimal bigint. */
 static bool parse_id(http_request_t *req, int64_t *id)
@@ -71,9 +103,9 @@ static const char *const token_header = "X-Consistency-Token";
 
 /* The preamble of PUT and PATCH: the id, then the JSON body. NULL when
  * either was refused (answered already). */
-static json_t *parse_target(http_request_t *req, bool merge_patch, int64_t *id)
+static json_t *parse_target(http_request_t *req, app_t *app, bool merge_patch, int64_t *id)
 {
-    if (!parse_id(req, id))
+    if (!parse_id(req, id) || !may_change(req, app, *id))
         return NULL;
     return parse_body(req, merge_patch);
 }
@@ -165,7 +197,10 @@ void api_business_create(http_request_t *req, void *ctx)
     business_error_t verr;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
+    auth_identity_t who;
 
+    if (!write_principal(req, app, &who))
+        return;
     json_t *doc = parse_body(req, false);
     if (doc == NULL)
         return;
@@ -175,7 +210,7 @@ void api_business_create(http_request_t *req, void *ctx)
         respond_invalid(req, &verr);
         return;
     }
-    business_store_result_t res = business_store_create(app->store, default_owner, &in, &out, token, &err);
+    business_store_result_t res = business_store_create(app->store, who.owner, &in, &out, token, &err);
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
@@ -248,7 +283,7 @@ void api_business_replace(http_request_t *req, void *ctx)
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    json_t *doc = parse_target(req, false, &id);
+    json_t *doc = parse_target(req, app, false, &id);
     if (doc == NULL)
         return;
     int rc = business_from_json(doc, &in, &verr);
@@ -273,7 +308,7 @@ void api_business_patch(http_request_t *req, void *ctx)
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    json_t *patch = parse_target(req, true, &id);
+    json_t *patch = parse_target(req, app, true, &id);
     if (patch == NULL)
         return;
     business_store_result_t res = business_store_patch(app->store, id, patch,
@@ -294,7 +329,7 @@ void api_business_delete(http_request_t *req, void *ctx)
     char token[STORE_TOKEN_LEN];
     int64_t id, version = 0;
 
-    if (!parse_id(req, &id))
+    if (!parse_id(req, &id) || !may_change(req, app, id))
         return;
     business_store_result_t res =
         business_store_delete(app->store, id, http_header(req, "If-Match"), &version, token, &err);

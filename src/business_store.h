@@ -46,6 +46,12 @@ business_store_result_t business_store_patch(store_t *s, int64_t id, const json_
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
                                               int64_t *version, char *token, store_error_t *err);
 
+/* The owner of id's live row, read on the primary (owners never change
+ * through the API, so the answer holds for a write that follows). owner
+ * receives at most len - 1 bytes. */
+business_store_result_t business_store_owner(store_t *s, int64_t id, char *owner, size_t len,
+                                             store_error_t *err);
+
 /* The JSON text of b exactly as the API sends it (malloc'd, *len set). */
 char *business_store_json(const business_t *b, size_t *len);
 

@@ -39,6 +39,13 @@ typedef struct config {
     int cache_ttl_s;
     int cache_negative_ttl_s;
     int cache_prewarm;
+    /* security (issue 9): auth.c, ratelimit.c, idempotency.c */
+    char *auth;                 /* jwt | off */
+    char *jwt_secret, *jwt_secret_file, *jwt_public_key_file, *jwt_admin_role;
+    int jwt_leeway_s;
+    int rate_limit_read, rate_limit_write, rate_limit_burst, rate_limit_clients;
+    char *rate_limit_key_header, *trusted_proxies;
+    int idempotency_ttl_s;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */
