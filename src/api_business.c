@@ -193,6 +193,8 @@ static bool write_outcome(http_request_t *req, business_store_result_t res, cons
 void api_business_create(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t in, out;
     business_error_t verr;
     store_error_t err;
@@ -225,6 +227,8 @@ void api_business_create(http_request_t *req, void *ctx)
 void api_business_get(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, false))
+        return;
     business_t b;
     store_error_t err;
     int64_t id;
@@ -277,6 +281,8 @@ void api_business_get(http_request_t *req, void *ctx)
 void api_business_replace(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t in, out;
     business_error_t verr;
     store_error_t err;
@@ -302,6 +308,8 @@ void api_business_replace(http_request_t *req, void *ctx)
 void api_business_patch(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t out;
     business_error_t verr;
     store_error_t err;
@@ -325,6 +333,8 @@ void api_business_patch(http_request_t *req, void *ctx)
 void api_business_delete(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
     int64_t id, version = 0;

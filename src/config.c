@@ -120,6 +120,9 @@ static const config_option_t options[] = {
      "comma-separated IPv4 addresses or CIDRs whose X-Forwarded-For is believed", OPT(trusted_proxies), 0, 0},
     {"idempotency-ttl", "PROXIMITY_IDEMPOTENCY_TTL", "int", "86400", false,
      "seconds an Idempotency-Key of a POST is remembered", OPT(idempotency_ttl_s), 60, 86400 * 30},
+    {"connection-limit-per-ip", "PROXIMITY_CONNECTION_LIMIT_PER_IP", "int", "0", false,
+     "concurrent HTTP connections from one peer address (0 = no limit; keep 0 behind a proxy)",
+     OPT(connection_limit_per_ip), 0, 1000000},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 

@@ -46,6 +46,7 @@ typedef struct config {
     int rate_limit_read, rate_limit_write, rate_limit_burst, rate_limit_clients;
     char *rate_limit_key_header, *trusted_proxies;
     int idempotency_ttl_s;
+    int connection_limit_per_ip;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */

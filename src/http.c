@@ -59,6 +59,16 @@ void http_query_each(const http_request_t *req, int (*fn)(void *ctx, const char 
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
 }
 
+void http_client_ip(const http_request_t *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = '\0';
+    if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, buf,
+                  (socklen_t)len);
+}
+
 void http_add_header(http_request_t *req, const char *name, const char *value)
 {
     int max = (int)(sizeof req->headers / sizeof req->headers[0]);
@@ -381,6 +391,8 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        /* slow-client defence (issue 9): a cap per peer address */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);

@@ -86,6 +86,11 @@ int main(int argc, char **argv)
     if (strcmp(auth_describe(app.auth), "jwt-without-key") == 0)
         LOG_WARN("no JWT key configured: every write answers 401 (set PROXIMITY_JWT_SECRET, "
                  "PROXIMITY_JWT_PUBLIC_KEY_FILE, or PROXIMITY_AUTH=off)", "%s", "");
+    app.limits = api_limits_new(&cfg, err, sizeof err);
+    if (app.limits == NULL) {
+        LOG(LOG_FATAL, "cannot configure rate limits", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
+        return EX_CONFIG;
+    }
     app.store = store_new(&cfg);
     cache_options_t co = {
         .max_bytes = (size_t)cfg.cache_bytes, .ttl_s = cfg.cache_ttl_s,
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
     cache_free(app.cache);
     store_free(app.store);
     auth_free(app.auth);
+    api_limits_free(app.limits);
     config_free(&cfg);
     LOG_INFO("stopped", "%s", "");
     return EX_OK;
