@@ -8,6 +8,7 @@
 #include "api.h"
 #include "business_store.h"
 #include "category.h"
+#include "idempotency.h"
 
 /* ------------------------------------------------ who may write (issue 9) */
 
@@ -190,6 +191,92 @@ static bool write_outcome(http_request_t *req, business_store_result_t res, cons
     return false;
 }
 
+/* ------------------------------------------ Idempotency-Key (issue 9) */
+
+/* Replays a stored response: status, its headers, its body. */
+static void respond_stored(http_request_t *req, const idempotency_stored_t *st)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(st->headers, name, v) {
+        if (json_is_string(v))
+            http_add_header(req, name, json_string_value(v));
+    }
+    http_add_header(req, "Idempotent-Replayed", "true");
+    http_respond_raw(req, (unsigned)st->status, "application/json", st->body, strlen(st->body));
+}
+
+/* POST with Idempotency-Key: the key is claimed in the create's own
+ * transaction, so a retry (even a concurrent one) either replays the
+ * first response or, if the first failed, creates. */
+static void create_idempotent(http_request_t *req, app_t *app, const char *owner, const char *key,
+                              const business_t *in)
+{
+    char fp[65], token[STORE_TOKEN_LEN], location[64], etag[32];
+    store_error_t err;
+    idempotency_stored_t st;
+    business_t out;
+
+    idempotency_fingerprint(req->method, req->path, req->body, req->body_len, fp);
+    store_conn_t *c = store_begin(app->store, &err);
+    if (c == NULL) {
+        api_store_error(req, &err);
+        return;
+    }
+    idempotency_result_t ir = idempotency_claim(c, owner, key, fp, app->cfg->idempotency_ttl_s, &st, &err);
+    if (ir == IDEM_REPLAY) {
+        /* The primary's position now is past the first commit: a valid
+         * consistency token for the replayed create. */
+        if (store_commit(c, token, &err) != 0)
+            api_store_error(req, &err);
+        else {
+            if (token[0] != '\0')
+                http_add_header(req, token_header, token);
+            respond_stored(req, &st);
+        }
+        idempotency_stored_clear(&st);
+        return;
+    }
+    if (ir != IDEM_NEW) {
+        store_rollback(c);
+        if (ir == IDEM_ERROR)
+            api_store_error(req, &err);
+        else
+            http_respond_error(req, 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key",
+                               "this Idempotency-Key was used for a different request");
+        idempotency_stored_clear(&st);
+        return;
+    }
+    if (business_store_insert(c, owner, in, &out, &err) != BSTORE_OK) {
+        store_rollback(c);
+        api_store_error(req, &err);
+        return;
+    }
+    snprintf(location, sizeof location, "/v1/businesses/%" PRId64, out.id);
+    business_etag(out.version, etag, sizeof etag);
+    size_t len;
+    char *json = business_store_json(&out, &len);
+    json_t *hdrs = json_pack("{s:s, s:s}", "Location", location, "ETag", etag);
+    /* The consistency token is not stored: a replay gets a fresh one. */
+    if (idempotency_save(c, owner, key, 201, hdrs, json, &err) != 0) {
+        store_rollback(c);
+        api_store_error(req, &err);
+    } else if (store_commit(c, token, &err) != 0) {
+        api_store_error(req, &err);
+    } else {
+        remember(app, &out);
+        http_add_header(req, "Location", location);
+        http_add_header(req, "ETag", etag);
+        if (token[0] != '\0')
+            http_add_header(req, token_header, token);
+        http_respond_owned(req, 201, "application/json", json, len);
+        json = NULL;
+    }
+    free(json);
+    json_decref(hdrs);
+    business_clear(&out);
+}
+
 void api_business_create(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
@@ -210,6 +297,17 @@ void api_business_create(http_request_t *req, void *ctx)
     json_decref(doc);
     if (rc != 0) {
         respond_invalid(req, &verr);
+        return;
+    }
+    const char *idem = http_header(req, "Idempotency-Key");
+    if (idem != NULL) {
+        char key[256];
+        if (idempotency_key_parse(idem, key) != 0)
+            http_respond_error(req, 400, "VALIDATION_ERROR", "Idempotency-Key",
+                               "Idempotency-Key must be 1..255 printable ASCII characters");
+        else
+            create_idempotent(req, app, who.owner, key, &in);
+        business_clear(&in);
         return;
     }
     business_store_result_t res = business_store_create(app->store, who.owner, &in, &out, token, &err);

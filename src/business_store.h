@@ -24,6 +24,11 @@ typedef enum {
 business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
                                               business_t *out, char *token, store_error_t *err);
 
+/* The INSERT of business_store_create inside the caller's transaction c
+ * (no commit; on BSTORE_ERROR the caller rolls back). */
+business_store_result_t business_store_insert(store_conn_t *c, const char *owner, const business_t *in,
+                                              business_t *out, store_error_t *err);
+
 /* Reads a live (not deleted) business from a read node that has seen
  * min_token (NULL: any). */
 business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
