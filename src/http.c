@@ -172,6 +172,27 @@ static void set_request_id(http_request_t *req)
     }
 }
 
+/* A NUL inside a query argument (%00) would silently cut the value short
+ * for every handler, which sees C strings ("1%001" read as "1"). */
+static enum MHD_Result arg_has_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    bool *found = cls;
+    (void)kind;
+    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+        *found = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static bool query_has_nul(const http_request_t *req)
+{
+    bool found = false;
+    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, arg_has_nul, &found);
+    return found;
+}
+
 /* ---------------------------------------------------------------- routing */
 
 /* Matches path against pattern; fills params. */
@@ -317,6 +338,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->too_large)
         http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
                            "request body is larger than %ld bytes", srv->max_body);
+    else if (query_has_nul(req))
+        http_respond_error(req, 400, "VALIDATION_ERROR", NULL, "query parameters must not contain NUL (%%00)");
     else
         dispatch(srv, req, param_buf);
     if (req->resp_body == NULL)
