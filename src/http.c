@@ -172,25 +172,39 @@ static void set_request_id(http_request_t *req)
     }
 }
 
-/* A NUL inside a query argument (%00) would silently cut the value short
- * for every handler, which sees C strings ("1%001" read as "1"). */
-static enum MHD_Result arg_has_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                                   const char *value, size_t value_size)
+/* Percent-decoding of the path and query arguments, as libmicrohttpd's
+ * own except that "%00" stays as it is: every handler reads C strings, so
+ * a decoded NUL would silently cut a value short ("/v1/businesses/1%00x"
+ * read as id 1, "latitude=1%001" as 1). Left encoded, it is refused as
+ * what it is: not a valid id or number. */
+static int hex_digit(char c)
 {
-    bool *found = cls;
-    (void)kind;
-    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
-        *found = true;
-        return MHD_NO;
-    }
-    return MHD_YES;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
-static bool query_has_nul(const http_request_t *req)
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
 {
-    bool found = false;
-    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, arg_has_nul, &found);
-    return found;
+    char *w = s;
+    (void)cls;
+    (void)conn;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -338,8 +352,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->too_large)
         http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
                            "request body is larger than %ld bytes", srv->max_body);
-    else if (query_has_nul(req))
-        http_respond_error(req, 400, "VALIDATION_ERROR", NULL, "query parameters must not contain NUL (%%00)");
     else
         dispatch(srv, req, param_buf);
     if (req->resp_body == NULL)
@@ -416,6 +428,7 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         /* slow-client defence (issue 9): a cap per peer address */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit_per_ip,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);

@@ -276,6 +276,10 @@ START_TEST(every_query_parameter_and_id)
                           "%s: %ld", path, st);
         }
     }
+    /* A NUL in the path must not cut it to another resource's. */
+    snprintf(path, sizeof path, "%s%%00junk", fixture);
+    long nul = send("GET", path, NULL, NULL, 0, path, NULL);
+    ck_assert_msg(nul == 400 || nul == 404, "%s: %ld", path, nul);
     /* The id segment, on every method. */
     static const char *const methods[] = {"GET", "PUT", "PATCH", "DELETE"};
     const char *b = "{\"name\":\"x\",\"latitude\":1,\"longitude\":1}";
