@@ -226,6 +226,26 @@ START_TEST(connections_per_address_capped)
 }
 END_TEST
 
+START_TEST(oversized_headers_refused)
+{
+    /* 64 KB of one header: over libmicrohttpd's per-connection memory. */
+    size_t n = 64 * 1024;
+    char *h = malloc(n + 32);
+    memcpy(h, "X-Big: ", 7);
+    memset(h + 7, 'h', n);
+    h[7 + n] = '\0';
+    const char *hdrs[] = {h, NULL};
+    tu_response_t r;
+    int rc = tu_http(&srv, "GET", "/healthz", hdrs, NULL, 0, &r);
+    ck_assert_msg(rc != 0 || (r.status >= 400 && r.status < 500), "a 64 KB header was answered %ld", r.status);
+    tu_response_free(&r);
+    free(h);
+    ck_assert_int_eq(tu_http(&srv, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("limits");
@@ -237,6 +257,7 @@ int main(void)
     tcase_add_test(tc, forwarded_for_ignored_from_untrusted);
     tcase_add_test(tc, slow_headers_cut_off);
     tcase_add_test(tc, connections_per_address_capped);
+    tcase_add_test(tc, oversized_headers_refused);
     suite_add_tcase(s, tc);
     return check_run(s, CK_NOFORK);
 }
