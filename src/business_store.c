@@ -485,22 +485,13 @@ long business_store_prewarm(store_t *s, cache_t *cache, long limit, size_t max_b
 business_store_result_t business_store_owner(store_t *s, int64_t id, char *owner, size_t len,
                                              store_error_t *err)
 {
-    char idbuf[24];
-    const char *p[1] = {idbuf};
-    PGresult *r = NULL;
-
-    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-    store_conn_t *c = store_begin(s, err);
-    if (c == NULL)
-        return BSTORE_ERROR;
-    if (store_exec(c, "SELECT owner FROM businesses WHERE id = $1 AND deleted_at IS NULL", 1, p, &r, err) != 0) {
-        store_rollback(c);
-        return BSTORE_ERROR;
-    }
-    business_store_result_t res = PQntuples(r) == 1 ? BSTORE_OK : BSTORE_NOT_FOUND;
-    if (res == BSTORE_OK)
-        snprintf(owner, len, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    store_rollback(c); /* read only */
-    return res;
+    store_conn_t *c = NULL;
+    business_t current;
+    business_store_result_t res = lock_current(s, id, NULL, &c, &current, err);
+    if (res != BSTORE_OK)
+        return res;
+    snprintf(owner, len, "%s", current.owner);
+    business_clear(&current);
+    store_rollback(c); /* read only: the lock ends here */
+    return BSTORE_OK;
 }

@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -179,13 +180,8 @@ static void set_request_id(http_request_t *req)
  * what it is: not a valid id or number. */
 static int hex_digit(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    /* '0'-'9' are 0x3_, 'A'-'F' 0x4_ and 'a'-'f' 0x6_: the low nibble, plus 9 for letters. */
+    return isxdigit((unsigned char)c) ? (c & 15) + (c >> 6) * 9 : -1;
 }
 
 static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
