@@ -81,6 +81,7 @@ auth_t *auth_new(const config_t *cfg, char *err, size_t errlen)
                                        err, errlen);
         if (a->verifier == NULL)
             goto fail;
+        jwt_verifier_expect(a->verifier, cfg->jwt_issuer, cfg->jwt_audience);
     }
     if (secret != NULL) {
         memset(secret, 0, secret_len);

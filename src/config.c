@@ -103,6 +103,11 @@ static const config_option_t options[] = {
     {"jwt-admin-role", "PROXIMITY_JWT_ADMIN_ROLE", "string", "admin", false,
      "value of the role claim (or a member of roles) that may change anyone's listing",
      OPT(jwt_admin_role), 0, 0},
+    {"jwt-issuer", "PROXIMITY_JWT_ISSUER", "string", "", false,
+     "the iss every token must carry (empty = not checked)", OPT(jwt_issuer), 0, 0},
+    {"jwt-audience", "PROXIMITY_JWT_AUDIENCE", "string", "", false,
+     "a value the aud of every token must hold (empty = not checked; set it with an identity "
+     "provider's key)", OPT(jwt_audience), 0, 0},
     {"rate-limit-read", "PROXIMITY_RATE_LIMIT_READ", "int", "0", false,
      "GET requests per second per client on /v1 (0 = no limit)", OPT(rate_limit_read), 0, 1000000},
     {"rate-limit-write", "PROXIMITY_RATE_LIMIT_WRITE", "int", "0", false,

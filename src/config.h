@@ -42,6 +42,7 @@ typedef struct config {
     /* security (issue 9): auth.c, ratelimit.c, idempotency.c */
     char *auth;                 /* jwt | off */
     char *jwt_secret, *jwt_secret_file, *jwt_public_key_file, *jwt_admin_role;
+    char *jwt_issuer, *jwt_audience;
     int jwt_leeway_s;
     int rate_limit_read, rate_limit_write, rate_limit_burst, rate_limit_clients;
     char *rate_limit_key_header, *trusted_proxies;

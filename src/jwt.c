@@ -27,6 +27,7 @@ struct jwt_verifier {
     EVP_PKEY *pkey;        /* public key, or NULL */
     bool pkey_is_ec;       /* P-256 (ES256) rather than RSA (RS256) */
     char *admin_role;
+    char *issuer, *audience; /* NULL = not checked */
 };
 
 /* ---------------------------------------------------------------- base64url */
@@ -155,7 +156,17 @@ void jwt_verifier_free(jwt_verifier_t *v)
     }
     EVP_PKEY_free(v->pkey);
     free(v->admin_role);
+    free(v->issuer);
+    free(v->audience);
     free(v);
+}
+
+void jwt_verifier_expect(jwt_verifier_t *v, const char *issuer, const char *audience)
+{
+    free(v->issuer);
+    free(v->audience);
+    v->issuer = issuer && issuer[0] ? xstrdup(issuer) : NULL;
+    v->audience = audience && audience[0] ? xstrdup(audience) : NULL;
 }
 
 /* ---------------------------------------------------------------- signatures */
@@ -259,9 +270,32 @@ static bool role_is_admin(const jwt_verifier_t *v, const json_t *claims)
     return false;
 }
 
+/* aud is one string or an array of them (RFC 7519 §4.1.3). */
+static bool audience_has(const json_t *aud, const char *want)
+{
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    const json_t *a;
+    json_array_foreach(aud, i, a) {
+        if (json_is_string(a) && strcmp(json_string_value(a), want) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int check_claims(const jwt_verifier_t *v, const json_t *claims, time_t now, int leeway_s,
                         jwt_claims_t *out, char *err, size_t errlen)
 {
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    if (v->issuer != NULL && (iss == NULL || strcmp(iss, v->issuer) != 0)) {
+        snprintf(err, errlen, "the token's issuer is not accepted here");
+        return -1;
+    }
+    if (v->audience != NULL && !audience_has(json_object_get(claims, "aud"), v->audience)) {
+        snprintf(err, errlen, "the token is not meant for this service (aud)");
+        return -1;
+    }
     double exp = 0, nbf = 0;
     if (numeric_date(claims, "exp", true, &exp, err, errlen) != 0)
         return -1;

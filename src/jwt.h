@@ -27,6 +27,12 @@ jwt_verifier_t *jwt_verifier_new(const unsigned char *secret, size_t secret_len,
                                  const char *admin_role, char *err, size_t errlen);
 void jwt_verifier_free(jwt_verifier_t *v);
 
+/* From now on tokens must carry this iss and/or list this aud (a string
+ * or an array of strings); NULL or empty = not checked. Copied. Set it
+ * when the key is an identity provider's that signs tokens for other
+ * services too. */
+void jwt_verifier_expect(jwt_verifier_t *v, const char *issuer, const char *audience);
+
 /* Verifies token at time now: structure, alg (never "none"), signature,
  * then exp (required) and nbf (optional) within leeway_s seconds, and a
  * non-empty string sub. Returns 0 with claims filled, or -1 with a reason

@@ -207,6 +207,35 @@ START_TEST(malformed)
 }
 END_TEST
 
+START_TEST(issuer_and_audience)
+{
+    jwt_verifier_t *v = verifier(NULL);
+    jwt_claims_t c;
+    char err[256];
+    /* Not checked until asked for. */
+    ck_assert_int_eq(check(v, jwt_mint_simple("HS256", good, secret, SECRET_LEN, NULL), &c, err, sizeof err), 0);
+    jwt_verifier_expect(v, "https://idp.example", "proximity");
+    ck_assert_int_eq(check(v, jwt_mint_simple("HS256", good, secret, SECRET_LEN, NULL), &c, err, sizeof err), -1);
+    static const char *const ok[] = {
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://idp.example\",\"aud\":\"proximity\"}",
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://idp.example\",\"aud\":[\"x\",\"proximity\"]}",
+    };
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_msg(check(v, jwt_mint_simple("HS256", ok[i], secret, SECRET_LEN, NULL), &c, err, sizeof err) == 0,
+                      "%s: %s", ok[i], err);
+    static const char *const bad[] = {
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://evil.example\",\"aud\":\"proximity\"}",
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://idp.example\",\"aud\":\"other\"}",
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://idp.example\",\"aud\":[\"other\"]}",
+        "{\"sub\":\"a\",\"exp\":1800000600,\"iss\":\"https://idp.example\"}",
+    };
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(check(v, jwt_mint_simple("HS256", bad[i], secret, SECRET_LEN, NULL), &c, err, sizeof err) == -1,
+                      "accepted %s", bad[i]);
+    jwt_verifier_free(v);
+}
+END_TEST
+
 START_TEST(bad_keys)
 {
     char err[256];
@@ -229,6 +258,7 @@ static Suite *jwt_suite(void)
     tcase_add_test(tc, times);
     tcase_add_test(tc, forged_and_confused);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, issuer_and_audience);
     tcase_add_test(tc, bad_keys);
     suite_add_tcase(s, tc);
     return s;
