@@ -54,6 +54,7 @@ trap 'exit 143' TERM
 
 bash "$top_srcdir/tests/pgcluster.sh" start "$work/pg" >&2
 set -a # proximityd reads PROXIMITY_PRIMARY_URL and PROXIMITY_REPLICA_URLS
+PROXIMITY_AUTH=${PROXIMITY_AUTH:-off} # the benchmark writes without tokens
 # shellcheck disable=SC1091
 . "$work/pg/env"
 set +a

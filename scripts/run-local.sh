@@ -40,9 +40,12 @@ if [ "$count" = 0 ]; then
 fi
 
 port=${PROXIMITY_PORT:-8080}
+# A local trial writes without tokens: auth is off unless you set
+# PROXIMITY_AUTH=jwt (with PROXIMITY_JWT_SECRET or _PUBLIC_KEY_FILE).
+export PROXIMITY_AUTH="${PROXIMITY_AUTH:-off}"
 cat <<EOT
 
-proximityd is starting on http://127.0.0.1:$port (primary :55432, replica :55433). Try:
+proximityd is starting on http://127.0.0.1:$port (primary :55432, replica :55433, auth $PROXIMITY_AUTH). Try:
   curl -s http://127.0.0.1:$port/v1/businesses/1
   curl -s -X POST http://127.0.0.1:$port/v1/businesses -H 'Content-Type: application/json' \\
        -d '{"name":"Blue Door Cafe","categories":["cafe"],"latitude":37.7749,"longitude":-122.4194}'

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "cdc.h"
 #include "config.h"
@@ -20,6 +21,8 @@ typedef struct app {
     cdc_t *cdc; /* NULL when PROXIMITY_CDC=off */
     atomic_ullong searches_index, searches_postgis, search_errors;
     atomic_bool prewarmed; /* the start-up cache fill is over (or off) */
+    auth_t *auth;          /* who may write (auth.c) */
+    struct api_limits *limits; /* rate limits per client (api_security.c) */
 } app_t;
 
 /* The route table (static storage), for http_server_start. */
@@ -43,6 +46,15 @@ void api_metrics(http_request_t *req, void *ctx);
  * is a 400; with a change stream, a token this replica has not applied
  * within PROXIMITY_CONSISTENCY_WAIT is a 503 NOT_CAUGHT_UP). */
 bool api_consistency(http_request_t *req, app_t *app, const char **token);
+
+/* Rate limits (api_security.c): from cfg, NULL with err set when
+ * PROXIMITY_TRUSTED_PROXIES does not parse. */
+struct api_limits *api_limits_new(const config_t *cfg, char *err, size_t errlen);
+void api_limits_free(struct api_limits *l);
+
+/* Takes a token from the client's read or write bucket and adds the
+ * RateLimit-* headers; false when it answered 429 (with Retry-After). */
+bool api_rate_limit(http_request_t *req, app_t *app, bool write);
 
 /* GET /debug/index: every live point of the index (PROXIMITY_DEBUG). */
 void api_debug_index(http_request_t *req, void *ctx);

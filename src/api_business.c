@@ -8,10 +8,43 @@
 #include "api.h"
 #include "business_store.h"
 #include "category.h"
+#include "idempotency.h"
 
-/* Until owner authentication exists (issue 9), every listing belongs to
- * this owner. */
-static const char *const default_owner = "anonymous";
+/* ------------------------------------------------ who may write (issue 9) */
+
+/* The author of a create: false when answered (401). */
+static bool write_principal(http_request_t *req, app_t *app, auth_identity_t *who)
+{
+    return auth_authenticate(app->auth, req, who);
+}
+
+/* The author of a change to id: authenticated, and its owner or an admin.
+ * False when answered (401, 403, 404, 503). */
+static bool may_change(http_request_t *req, app_t *app, int64_t id)
+{
+    auth_identity_t who;
+    store_error_t err;
+    char owner[256];
+
+    if (!auth_authenticate(app->auth, req, &who))
+        return false;
+    if (who.admin)
+        return true;
+    business_store_result_t res = business_store_owner(app->store, id, owner, sizeof owner, &err);
+    if (res == BSTORE_NOT_FOUND) {
+        http_respond_error(req, 404, "NOT_FOUND", NULL, "no business with id %s", req->params[0]);
+        return false;
+    }
+    if (res != BSTORE_OK) {
+        api_store_error(req, &err);
+        return false;
+    }
+    if (!auth_may_modify(&who, owner)) {
+        http_respond_error(req, 403, "FORBIDDEN", NULL, "only the owner or an admin may change this business");
+        return false;
+    }
+    return true;
+}
 
 /* Parses the {id} segment: a positive decimal bigint. */
 static bool parse_id(http_request_t *req, int64_t *id)
@@ -71,9 +104,9 @@ static const char *const token_header = "X-Consistency-Token";
 
 /* The preamble of PUT and PATCH: the id, then the JSON body. NULL when
  * either was refused (answered already). */
-static json_t *parse_target(http_request_t *req, bool merge_patch, int64_t *id)
+static json_t *parse_target(http_request_t *req, app_t *app, bool merge_patch, int64_t *id)
 {
-    if (!parse_id(req, id))
+    if (!parse_id(req, id) || !may_change(req, app, *id))
         return NULL;
     return parse_body(req, merge_patch);
 }
@@ -158,14 +191,105 @@ static bool write_outcome(http_request_t *req, business_store_result_t res, cons
     return false;
 }
 
+/* ------------------------------------------ Idempotency-Key (issue 9) */
+
+/* Replays a stored response: status, its headers, its body. */
+static void respond_stored(http_request_t *req, const idempotency_stored_t *st)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(st->headers, name, v) {
+        if (json_is_string(v))
+            http_add_header(req, name, json_string_value(v));
+    }
+    http_add_header(req, "Idempotent-Replayed", "true");
+    http_respond_raw(req, (unsigned)st->status, "application/json", st->body, strlen(st->body));
+}
+
+/* POST with Idempotency-Key: the key is claimed in the create's own
+ * transaction, so a retry (even a concurrent one) either replays the
+ * first response or, if the first failed, creates. */
+static void create_idempotent(http_request_t *req, app_t *app, const char *owner, const char *key,
+                              const business_t *in)
+{
+    char fp[65], token[STORE_TOKEN_LEN], location[64], etag[32];
+    store_error_t err;
+    idempotency_stored_t st;
+    business_t out;
+
+    idempotency_fingerprint(req->method, req->path, req->body, req->body_len, fp);
+    store_conn_t *c = store_begin(app->store, &err);
+    if (c == NULL) {
+        api_store_error(req, &err);
+        return;
+    }
+    idempotency_result_t ir = idempotency_claim(c, owner, key, fp, app->cfg->idempotency_ttl_s, &st, &err);
+    if (ir == IDEM_REPLAY) {
+        /* The primary's position now is past the first commit: a valid
+         * consistency token for the replayed create. */
+        if (store_commit(c, token, &err) != 0)
+            api_store_error(req, &err);
+        else {
+            if (token[0] != '\0')
+                http_add_header(req, token_header, token);
+            respond_stored(req, &st);
+        }
+        idempotency_stored_clear(&st);
+        return;
+    }
+    if (ir != IDEM_NEW) {
+        store_rollback(c);
+        if (ir == IDEM_ERROR)
+            api_store_error(req, &err);
+        else
+            http_respond_error(req, 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key",
+                               "this Idempotency-Key was used for a different request");
+        idempotency_stored_clear(&st);
+        return;
+    }
+    if (business_store_insert(c, owner, in, &out, &err) != BSTORE_OK) {
+        store_rollback(c);
+        api_store_error(req, &err);
+        return;
+    }
+    snprintf(location, sizeof location, "/v1/businesses/%" PRId64, out.id);
+    business_etag(out.version, etag, sizeof etag);
+    size_t len;
+    char *json = business_store_json(&out, &len);
+    json_t *hdrs = json_pack("{s:s, s:s}", "Location", location, "ETag", etag);
+    /* The consistency token is not stored: a replay gets a fresh one. */
+    if (idempotency_save(c, owner, key, 201, hdrs, json, &err) != 0) {
+        store_rollback(c);
+        api_store_error(req, &err);
+    } else if (store_commit(c, token, &err) != 0) {
+        api_store_error(req, &err);
+    } else {
+        remember(app, &out);
+        http_add_header(req, "Location", location);
+        http_add_header(req, "ETag", etag);
+        if (token[0] != '\0')
+            http_add_header(req, token_header, token);
+        http_respond_owned(req, 201, "application/json", json, len);
+        json = NULL;
+    }
+    free(json);
+    json_decref(hdrs);
+    business_clear(&out);
+}
+
 void api_business_create(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t in, out;
     business_error_t verr;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
+    auth_identity_t who;
 
+    if (!write_principal(req, app, &who))
+        return;
     json_t *doc = parse_body(req, false);
     if (doc == NULL)
         return;
@@ -175,7 +299,18 @@ void api_business_create(http_request_t *req, void *ctx)
         respond_invalid(req, &verr);
         return;
     }
-    business_store_result_t res = business_store_create(app->store, default_owner, &in, &out, token, &err);
+    const char *idem = http_header(req, "Idempotency-Key");
+    if (idem != NULL) {
+        char key[256];
+        if (idempotency_key_parse(idem, key) != 0)
+            http_respond_error(req, 400, "VALIDATION_ERROR", "Idempotency-Key",
+                               "Idempotency-Key must be 1..255 printable ASCII characters");
+        else
+            create_idempotent(req, app, who.owner, key, &in);
+        business_clear(&in);
+        return;
+    }
+    business_store_result_t res = business_store_create(app->store, who.owner, &in, &out, token, &err);
     business_clear(&in);
     if (!write_outcome(req, res, &err))
         return;
@@ -190,6 +325,8 @@ void api_business_create(http_request_t *req, void *ctx)
 void api_business_get(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, false))
+        return;
     business_t b;
     store_error_t err;
     int64_t id;
@@ -242,13 +379,15 @@ void api_business_get(http_request_t *req, void *ctx)
 void api_business_replace(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t in, out;
     business_error_t verr;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    json_t *doc = parse_target(req, false, &id);
+    json_t *doc = parse_target(req, app, false, &id);
     if (doc == NULL)
         return;
     int rc = business_from_json(doc, &in, &verr);
@@ -267,13 +406,15 @@ void api_business_replace(http_request_t *req, void *ctx)
 void api_business_patch(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     business_t out;
     business_error_t verr;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
     int64_t id;
 
-    json_t *patch = parse_target(req, true, &id);
+    json_t *patch = parse_target(req, app, true, &id);
     if (patch == NULL)
         return;
     business_store_result_t res = business_store_patch(app->store, id, patch,
@@ -290,11 +431,13 @@ void api_business_patch(http_request_t *req, void *ctx)
 void api_business_delete(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, true))
+        return;
     store_error_t err;
     char token[STORE_TOKEN_LEN];
     int64_t id, version = 0;
 
-    if (!parse_id(req, &id))
+    if (!parse_id(req, &id) || !may_change(req, app, id))
         return;
     business_store_result_t res =
         business_store_delete(app->store, id, http_header(req, "If-Match"), &version, token, &err);

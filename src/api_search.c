@@ -192,6 +192,8 @@ static double ms_since(double *t0)
 void api_search_nearby(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
+    if (!api_rate_limit(req, app, false))
+        return;
     args_t args = {.n = 0};
     search_params_t p;
     search_error_t perr;

@@ -158,6 +158,12 @@ static business_store_result_t write_row(store_conn_t *c, const char *sql, const
     return BSTORE_OK;
 }
 
+#define INSERT_SQL                                                                           \
+    "INSERT INTO businesses (name, categories, location, street, city, region, "               \
+    "postal_code, country, phone, website, price, owner) VALUES "                               \
+    "($1, $2::text[], " POINT_PARAMS("$3", "$4") ", $5, $6, $7, $8, $9, $10, $11, "             \
+    "$12::smallint, $13) RETURNING " COLUMNS
+
 business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
                                               business_t *out, char *token, store_error_t *err)
 {
@@ -169,12 +175,23 @@ business_store_result_t business_store_create(store_t *s, const char *owner, con
     store_conn_t *c = store_begin(s, err);
     if (c == NULL)
         return BSTORE_ERROR;
-    return write_row(c,
-                     "INSERT INTO businesses (name, categories, location, street, city, region, "
-                     "postal_code, country, phone, website, price, owner) VALUES "
-                     "($1, $2::text[], " POINT_PARAMS("$3", "$4") ", $5, $6, $7, $8, $9, $10, $11, "
-                     "$12::smallint, $13) RETURNING " COLUMNS,
-                     p, out, token, err);
+    return write_row(c, INSERT_SQL, p, out, token, err);
+}
+
+business_store_result_t business_store_insert(store_conn_t *c, const char *owner, const business_t *in,
+                                              business_t *out, store_error_t *err)
+{
+    const char *p[FIELD_PARAMS + 1];
+    char bufs[4][1024];
+    PGresult *r = NULL;
+
+    field_params(in, p, bufs);
+    p[FIELD_PARAMS] = owner;
+    if (store_exec(c, INSERT_SQL, FIELD_PARAMS + 1, p, &r, err) != 0)
+        return BSTORE_ERROR;
+    row_to_business(r, 0, out);
+    PQclear(r);
+    return BSTORE_OK;
 }
 
 business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
@@ -461,4 +478,20 @@ long business_store_prewarm(store_t *s, cache_t *cache, long limit, size_t max_b
     if (rc != 0 && (pw.rows == 0 || pw.malformed))
         return -1;
     return pw.rows;
+}
+
+/* ---------------------------------------------------------------- owners */
+
+business_store_result_t business_store_owner(store_t *s, int64_t id, char *owner, size_t len,
+                                             store_error_t *err)
+{
+    store_conn_t *c = NULL;
+    business_t current;
+    business_store_result_t res = lock_current(s, id, NULL, &c, &current, err);
+    if (res != BSTORE_OK)
+        return res;
+    snprintf(owner, len, "%s", current.owner);
+    business_clear(&current);
+    store_rollback(c); /* read only: the lock ends here */
+    return BSTORE_OK;
 }

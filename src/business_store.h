@@ -24,6 +24,11 @@ typedef enum {
 business_store_result_t business_store_create(store_t *s, const char *owner, const business_t *in,
                                               business_t *out, char *token, store_error_t *err);
 
+/* The INSERT of business_store_create inside the caller's transaction c
+ * (no commit; on BSTORE_ERROR the caller rolls back). */
+business_store_result_t business_store_insert(store_conn_t *c, const char *owner, const business_t *in,
+                                              business_t *out, store_error_t *err);
+
 /* Reads a live (not deleted) business from a read node that has seen
  * min_token (NULL: any). */
 business_store_result_t business_store_get(store_t *s, int64_t id, const char *min_token,
@@ -45,6 +50,12 @@ business_store_result_t business_store_patch(store_t *s, int64_t id, const json_
 /* Soft-deletes id (a tombstone with a new version, put in *version). */
 business_store_result_t business_store_delete(store_t *s, int64_t id, const char *if_match,
                                               int64_t *version, char *token, store_error_t *err);
+
+/* The owner of id's live row, read on the primary (owners never change
+ * through the API, so the answer holds for a write that follows). owner
+ * receives at most len - 1 bytes. */
+business_store_result_t business_store_owner(store_t *s, int64_t id, char *owner, size_t len,
+                                             store_error_t *err);
 
 /* The JSON text of b exactly as the API sends it (malloc'd, *len set). */
 char *business_store_json(const business_t *b, size_t *len);

@@ -39,6 +39,15 @@ typedef struct config {
     int cache_ttl_s;
     int cache_negative_ttl_s;
     int cache_prewarm;
+    /* security (issue 9): auth.c, ratelimit.c, idempotency.c */
+    char *auth;                 /* jwt | off */
+    char *jwt_secret, *jwt_secret_file, *jwt_public_key_file, *jwt_admin_role;
+    char *jwt_issuer, *jwt_audience;
+    int jwt_leeway_s;
+    int rate_limit_read, rate_limit_write, rate_limit_burst, rate_limit_clients;
+    char *rate_limit_key_header, *trusted_proxies;
+    int idempotency_ttl_s;
+    int connection_limit_per_ip;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */

@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -57,6 +58,16 @@ void http_query_each(const http_request_t *req, int (*fn)(void *ctx, const char 
 {
     each_ctx_t e = {fn, ctx};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
+void http_client_ip(const http_request_t *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = '\0';
+    if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, buf,
+                  (socklen_t)len);
 }
 
 void http_add_header(http_request_t *req, const char *name, const char *value)
@@ -160,6 +171,36 @@ static void set_request_id(http_request_t *req)
         z ^= z >> 31;
         snprintf(req->request_id + 12 * half, 13, "%012llx", (unsigned long long)(z >> 16));
     }
+}
+
+/* Percent-decoding of the path and query arguments, as libmicrohttpd's
+ * own except that "%00" stays as it is: every handler reads C strings, so
+ * a decoded NUL would silently cut a value short ("/v1/businesses/1%00x"
+ * read as id 1, "latitude=1%001" as 1). Left encoded, it is refused as
+ * what it is: not a valid id or number. */
+static int hex_digit(char c)
+{
+    /* '0'-'9' are 0x3_, 'A'-'F' 0x4_ and 'a'-'f' 0x6_: the low nibble, plus 9 for letters. */
+    return isxdigit((unsigned char)c) ? (c & 15) + (c >> 6) * 9 : -1;
+}
+
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    (void)cls;
+    (void)conn;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -381,6 +422,9 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        /* slow-client defence (issue 9): a cap per peer address */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit_per_ip,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);

@@ -29,7 +29,7 @@ struct http_request {
     char *resp_body;                /* owned */
     size_t resp_len;
     const char *content_type;
-    struct { char *name, *value; } headers[12];
+    struct { char *name, *value; } headers[16];
     int nheaders;
 
     /* private to http.c */
@@ -69,6 +69,10 @@ const char *http_query(const http_request_t *req, const char *name);
  * be NULL for "?flag"); stops early when fn returns nonzero. */
 void http_query_each(const http_request_t *req, int (*fn)(void *ctx, const char *key, const char *value),
                      void *ctx);
+
+/* The peer's IPv4 address as a dotted quad into buf (16 bytes); "" when
+ * it is not IPv4. */
+void http_client_ip(const http_request_t *req, char *buf, size_t len);
 
 /* Adds a response header; both strings are copied. */
 void http_add_header(http_request_t *req, const char *name, const char *value);

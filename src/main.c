@@ -77,7 +77,21 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    app_t app = {.cfg = &cfg, .store = store_new(&cfg)};
+    app_t app = {.cfg = &cfg};
+    app.auth = auth_new(&cfg, err, sizeof err);
+    if (app.auth == NULL) {
+        LOG(LOG_FATAL, "cannot configure authentication", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
+        return EX_CONFIG;
+    }
+    if (strcmp(auth_describe(app.auth), "jwt-without-key") == 0)
+        LOG_WARN("no JWT key configured: every write answers 401 (set PROXIMITY_JWT_SECRET, "
+                 "PROXIMITY_JWT_PUBLIC_KEY_FILE, or PROXIMITY_AUTH=off)", "%s", "");
+    app.limits = api_limits_new(&cfg, err, sizeof err);
+    if (app.limits == NULL) {
+        LOG(LOG_FATAL, "cannot configure rate limits", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
+        return EX_CONFIG;
+    }
+    app.store = store_new(&cfg);
     cache_options_t co = {
         .max_bytes = (size_t)cfg.cache_bytes, .ttl_s = cfg.cache_ttl_s,
         .negative_ttl_s = cfg.cache_negative_ttl_s, .jitter = 0.1, .shards = 16,
@@ -105,8 +119,9 @@ int main(int argc, char **argv)
     }
     static const char *const cdc_names[] = {"off", "pg", "kafka"};
     LOG_INFO("listening", "\"bind\":\"%s\",\"port\":%d,\"threads\":%d,\"index\":\"%s\",\"cdc\":\"%s\","
-             "\"version\":\"%s\"", cfg.bind, port, cfg.threads,
-             index_kind_name((index_kind_t)cfg.index_kind), cdc_names[cfg.cdc], PACKAGE_VERSION);
+             "\"auth\":\"%s\",\"version\":\"%s\"", cfg.bind, port, cfg.threads,
+             index_kind_name((index_kind_t)cfg.index_kind), cdc_names[cfg.cdc], auth_describe(app.auth),
+             PACKAGE_VERSION);
 
     /* SIGHUP asks for a fresh index snapshot; SIGTERM/SIGINT stop. */
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
@@ -121,6 +136,8 @@ int main(int argc, char **argv)
     searcher_free(app.searcher);
     cache_free(app.cache);
     store_free(app.store);
+    auth_free(app.auth);
+    api_limits_free(app.limits);
     config_free(&cfg);
     LOG_INFO("stopped", "%s", "");
     return EX_OK;

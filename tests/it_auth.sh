@@ -1,0 +1,3 @@
+#!/bin/sh
+# Write authentication (JWT) against proximityd on a throwaway primary + replica.
+exec "${top_srcdir:-.}/tests/with-pg" "${top_builddir:-.}/tests/it_auth"
