@@ -98,7 +98,7 @@ read -r econ eresp wretr wredis < <(hap "show stat" | awk -F, '
     $1 == "proximity" && $2 ~ /^px/ { e += $(c["econ"]); r += $(c["eresp"]); t += $(c["wretr"]); d += $(c["wredis"]) }
     END { print e + 0, r + 0, t + 0, d + 0 }')
 check "haproxy: no connection or response errors (econ $econ, eresp $eresp)" test "$((econ + eresp))" = 0
-echo "haproxy: retries $wretr, redispatches $wredis"
+check "haproxy: no retries or redispatches hid a refused connection ($wretr, $wredis)" test "$((wretr + wredis))" = 0
 
 # Readiness gating, from the added replica's own request log: no search
 # before the first /readyz that answered 200.
