@@ -152,6 +152,17 @@ static void label_value(char *out, size_t len, const char *v)
     out[k] = '\0';
 }
 
+/* Slot i's route (escaped) and method, or false while it is unclaimed. */
+static bool slot_labels(int i, char *route, size_t len, const char **method)
+{
+    const char *r = atomic_load_explicit(&slots[i].route, memory_order_acquire);
+    if (r == NULL || r[0] == '\0')
+        return false;
+    label_value(route, len, r);
+    *method = methods[atomic_load(&slots[i].method)];
+    return true;
+}
+
 void metrics_http_render(metrics_buf_t *b)
 {
     char labels[400], route[200];
@@ -159,12 +170,10 @@ void metrics_http_render(metrics_buf_t *b)
 
     metrics_emit(b, "proximity_http_requests_in_flight", "gauge", "HTTP requests being served.", NULL,
                  (double)atomic_load(&in_flight));
+    const char *m;
     for (int i = 0; i < MAX_SLOTS; i++) {
-        const char *r = atomic_load_explicit(&slots[i].route, memory_order_acquire);
-        if (r == NULL || r[0] == '\0')
+        if (!slot_labels(i, route, sizeof route, &m))
             continue;
-        label_value(route, sizeof route, r);
-        const char *m = methods[atomic_load(&slots[i].method)];
         for (size_t s = 0; s <= NSTATUS; s++) {
             unsigned long long v = atomic_load_explicit(&slots[i].by_status[s], memory_order_relaxed);
             if (v == 0)
@@ -184,11 +193,8 @@ void metrics_http_render(metrics_buf_t *b)
     }
     first = true;
     for (int i = 0; i < MAX_SLOTS; i++) {
-        const char *r = atomic_load_explicit(&slots[i].route, memory_order_acquire);
-        if (r == NULL || r[0] == '\0')
+        if (!slot_labels(i, route, sizeof route, &m))
             continue;
-        label_value(route, sizeof route, r);
-        const char *m = methods[atomic_load(&slots[i].method)];
         if (first)
             metrics_printf(b, "# HELP proximity_http_request_duration_seconds Time from the request line to "
                               "the response queued, by route pattern and method.\n"

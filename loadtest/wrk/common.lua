@@ -64,7 +64,7 @@ local function load(path)
 end
 
 function init(args)
-   local path = args[1] or os.getenv("QUERIES")
+   local path = args[1] or os.getenv("QUERIES") or os.getenv("SEARCH_QUERIES")
    if not path then
       error("wrk: no query file (pass it after --, or set QUERIES)")
    end
