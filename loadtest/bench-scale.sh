@@ -84,10 +84,11 @@ measure() { # LABEL URL
     p0=$(ticks "${pids[@]}")
     h0=$(ticks "$hap")
     w0=$(awk '{ print $1 }' /proc/uptime)
-    timeout --foreground $((seconds + 30)) wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$here/wrk/search.lua" \
-        "$url" -- "$dir/queries.tsv" >"$out" 2>&1 &
-    local wpid=$!
-    wait "$wpid" || { cat "$out" >&2; die "wrk failed ($label)"; }
+    # bash's time keyword gives wrk's own CPU (user + sys seconds).
+    local TIMEFORMAT='%U %S'
+    { time timeout --foreground $((seconds + 30)) wrk -t1 -c"$conns" -d"${seconds}s" --latency \
+        -s "$here/wrk/search.lua" "$url" -- "$dir/queries.tsv" >"$out" 2>&1; } 2>"$dir/wrk.time" ||
+        { cat "$out" >&2; die "wrk failed ($label)"; }
     t1=$(grep -m1 -o 'RESULT .*' "$out")
     p1=$(ticks "${pids[@]}")
     h1=$(ticks "$hap")
@@ -95,13 +96,15 @@ measure() { # LABEL URL
     local res=$t1
     field() { for kv in $res; do case $kv in "$1"=*) echo "${kv#*=}"; return ;; esac; done; echo -; }
     local cpu
-    cpu=$(awk -v p=$((p1 - p0)) -v h=$((h1 - h0)) -v hz="$hz" -v a="$w0" -v b="$w1" \
-        'BEGIN { s = (b - a) * hz; printf "proximityd %3.0f%%  haproxy %3.0f%%", 100 * p / s, 100 * h / s }')
+    cpu=$(awk -v p=$((p1 - p0)) -v h=$((h1 - h0)) -v hz="$hz" -v a="$w0" -v b="$w1" -v w="$(cat "$dir/wrk.time")" \
+        'BEGIN { s = (b - a) * hz; split(w, t, " ")
+                 printf "proximityd %3.0f%%  haproxy %3.0f%%  wrk %3.0f%%", 100 * p / s, 100 * h / s, 100 * (t[1] + t[2]) / (b - a) }')
     rows+=("$(printf '%-28s %11.0f %8s %8s %8s %7s   %s' "$label" "$(field rps)" "$(field p50_ms)" \
         "$(field p99_ms)" "$(field p999_ms)" "$(field errors)" "$cpu")")
     log "$label: $(field rps) requests/s"
 }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 direct=$(cat "$dir"/replicas/1/port)
 measure "1 proximityd, no haproxy" "http://127.0.0.1:$direct"
 have=1
@@ -115,7 +118,8 @@ done
 
 echo
 echo "== search through haproxy, $count businesses, wrk -t1 -c$conns, ${seconds} s per run, $(nproc) cores shared by everything"
-echo "   (proximityd --threads default = cores each; load average at the end $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "   (proximityd --threads default = cores each; load average at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg):"
+echo "   anything above $(nproc) means other work took CPU from these runs)"
 printf '%-28s %11s %8s %8s %8s %7s   %s\n' "replicas" "requests/s" "p50 ms" "p99 ms" "p99.9 ms" errors "CPU (100% = one core)"
 printf '%s\n' "${rows[@]}"
 echo "   CPU-bound: the machine's $(nproc) cores run wrk, haproxy and every proximityd; more replicas"
