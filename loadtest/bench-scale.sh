@@ -97,8 +97,10 @@ measure() { # LABEL URL
     field() { for kv in $res; do case $kv in "$1"=*) echo "${kv#*=}"; return ;; esac; done; echo -; }
     local cpu
     cpu=$(awk -v p=$((p1 - p0)) -v h=$((h1 - h0)) -v hz="$hz" -v a="$w0" -v b="$w1" -v w="$(cat "$dir/wrk.time")" \
+        -v n="$(field n)" \
         'BEGIN { s = (b - a) * hz; split(w, t, " ")
-                 printf "proximityd %3.0f%%  haproxy %3.0f%%  wrk %3.0f%%", 100 * p / s, 100 * h / s, 100 * (t[1] + t[2]) / (b - a) }')
+                 printf "proximityd %3.0f%%  haproxy %3.0f%%  wrk %3.0f%%   %4.1f %4.1f %4.1f", 100 * p / s, 100 * h / s,
+                     100 * (t[1] + t[2]) / (b - a), 1e6 * p / hz / n, 1e6 * h / hz / n, 1e6 * (t[1] + t[2]) / n }')
     rows+=("$(printf '%-28s %11.0f %8s %8s %8s %7s   %s' "$label" "$(field rps)" "$(field p50_ms)" \
         "$(field p99_ms)" "$(field p999_ms)" "$(field errors)" "$cpu")")
     log "$label: $(field rps) requests/s"
@@ -120,7 +122,9 @@ echo
 echo "== search through haproxy, $count businesses, wrk -t1 -c$conns, ${seconds} s per run, $(nproc) cores shared by everything"
 echo "   (proximityd --threads default = cores each; load average at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg):"
 echo "   anything above $(nproc) means other work took CPU from these runs)"
-printf '%-28s %11s %8s %8s %8s %7s   %s\n' "replicas" "requests/s" "p50 ms" "p99 ms" "p99.9 ms" errors "CPU (100% = one core)"
+printf '%-28s %11s %8s %8s %8s %7s   %s\n' "replicas" "requests/s" "p50 ms" "p99 ms" "p99.9 ms" errors \
+    "CPU (100% = one core)                  CPU µs/request: proximityd haproxy wrk"
 printf '%s\n' "${rows[@]}"
 echo "   CPU-bound: the machine's $(nproc) cores run wrk, haproxy and every proximityd; more replicas"
-echo "   cannot add throughput here, they add scheduling and haproxy work. Replicas scale with cores."
+echo "   cannot add throughput here, they add scheduling and haproxy work. Replicas scale with cores:"
+echo "   the CPU µs per request (robust to other load) say what one core of each buys."
