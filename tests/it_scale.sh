@@ -101,14 +101,23 @@ check "haproxy: no connection or response errors (econ $econ, eresp $eresp)" tes
 check "haproxy: no retries or redispatches hid a refused connection ($wretr, $wredis)" test "$((wretr + wredis))" = 0
 
 # Readiness gating, from the added replica's own request log: no search
-# before the first /readyz that answered 200.
+# began before the first /readyz that answered 200 began (a line is
+# written when a request completes: its start is ts - duration_ms).
 alog=$dir/replicas/$added/proximityd.log
-first_ready=$(grep -n -m 1 '"path":"/readyz","status":200' "$alog" | cut -d: -f1)
-first_search=$(grep -n -m 1 '"path":"/v1/search/nearby"' "$alog" | cut -d: -f1)
+start_of() { # FIRST LINE MATCHING $1 -> "line start_seconds"
+    awk -v pat="$1" 'index($0, pat) {
+        match($0, /T[0-9:.]+Z/); split(substr($0, RSTART + 1, RLENGTH - 2), t, ":")
+        match($0, /"duration_ms":[0-9.]+/); d = substr($0, RSTART + 14, RLENGTH - 14)
+        match($0, /-[0-9][0-9]T/); day = substr($0, RSTART + 1, 2)
+        printf "%d %.6f\n", NR, day * 86400 + t[1] * 3600 + t[2] * 60 + t[3] - d / 1000; exit }' "$alog"
+}
+read -r ready_line ready_t < <(start_of '"path":"/readyz","status":200' || true)
+read -r search_line search_t < <(start_of '"path":"/v1/search/nearby"' || true)
+first_ready=${ready_line:-}
 searches=$(grep -c '"path":"/v1/search/nearby"' "$alog" || true)
 check "added replica (slot $added) took traffic ($searches searches)" test "${searches:-0}" -gt 0
-check "its first search (log line ${first_search:-none}) came after its first /readyz 200 (line ${first_ready:-none})" \
-    test "${first_ready:-999999999}" -lt "${first_search:-0}"
+check "its first search (log line ${search_line:-none}) began after its first /readyz 200 (line ${ready_line:-none}) began" \
+    awk -v r="${ready_t:-}" -v s="${search_t:-}" 'BEGIN { exit !(r != "" && s != "" && s + 0 >= r + 0) }'
 not_ready_before=$(sed -n "1,${first_ready:-1}p" "$alog" | grep -c '"path":"/readyz","status":503' || true)
 echo "added replica: $not_ready_before /readyz 503 before the first 200; $searches searches"
 port=$(cat "$dir/replicas/$added/port")
