@@ -143,7 +143,16 @@ function response(status, headers, body)
    local id = header(headers, "X-Request-Id")
    local ctx = id and inflight[id]
    if not ctx then
+      -- not an answer to our request (no or an unknown X-Request-Id: e.g.
+      -- the load balancer's own error page); its status says which
       unmatched = unmatched + 1
+      local key = "unmatched:" .. status
+      by_status[key] = (by_status[key] or 0) + 1
+      local s = {}
+      for k, n in pairs(by_status) do
+         s[#s + 1] = k .. "=" .. n
+      end
+      statuses = table.concat(s, " ")
       return
    end
    inflight[id] = nil
