@@ -137,6 +137,17 @@ local function header(headers, name)
    return nil
 end
 
+-- statuses ("kind:status=n ...") for done(), which reads strings only
+local function count_status(kind, status)
+   local key = kind .. ":" .. status
+   by_status[key] = (by_status[key] or 0) + 1
+   local s = {}
+   for k, n in pairs(by_status) do
+      s[#s + 1] = k .. "=" .. n
+   end
+   statuses = table.concat(s, " ")
+end
+
 local expect = {search = 200, create = 201, read = 200, update = 200, delete = 204}
 
 function response(status, headers, body)
@@ -146,13 +157,7 @@ function response(status, headers, body)
       -- not an answer to our request (no or an unknown X-Request-Id: e.g.
       -- the load balancer's own error page); its status says which
       unmatched = unmatched + 1
-      local key = "unmatched:" .. status
-      by_status[key] = (by_status[key] or 0) + 1
-      local s = {}
-      for k, n in pairs(by_status) do
-         s[#s + 1] = k .. "=" .. n
-      end
-      statuses = table.concat(s, " ")
+      count_status("unmatched", status)
       return
    end
    inflight[id] = nil
@@ -160,13 +165,7 @@ function response(status, headers, body)
    _G["n_" .. kind] = _G["n_" .. kind] + 1
    if status ~= expect[kind] then
       bad = bad + 1
-      local key = kind .. ":" .. status
-      by_status[key] = (by_status[key] or 0) + 1
-      local s = {}
-      for k, n in pairs(by_status) do
-         s[#s + 1] = k .. "=" .. n
-      end
-      statuses = table.concat(s, " ")
+      count_status(kind, status)
       return
    end
    if kind == "search" then
