@@ -8,6 +8,10 @@ PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 libmicrohttpd-dev libjansson-dev libpq-dev check libcurl4-openssl-dev
 zlib1g-dev libssl-dev librdkafka-dev kcat postgresql-15 postgresql-15-postgis-3
 postgresql-contrib wrk shellcheck"
+# operations (issue 8): the local haproxy cluster and its runtime API, and
+# the checks of deploy/ (yamllint, python3-yaml, docker-compose config,
+# systemd-analyze)
+PACKAGES="$PACKAGES haproxy socat yamllint python3-yaml docker-compose systemd"
 
 # node and npm may come from elsewhere (nodesource, nvm): only add Debian's
 # when the commands are missing.

@@ -14,18 +14,26 @@ static void healthz(http_request_t *req, void *ctx)
     http_respond_json(req, 200, json_pack("{s:s}", "status", "alive"));
 }
 
+const char *api_not_ready_reason(app_t *app)
+{
+    if (atomic_load(&app->draining))
+        return "shutting down: draining before exit";
+    if (!searcher_ready(app->searcher))
+        return "the search index is still being built";
+    if (!atomic_load(&app->prewarmed))
+        return "the business cache is still being filled";
+    if (app->cdc != NULL && !cdc_caught_up(app->cdc, app->cfg->cdc_max_lag_ms))
+        return "the change stream is away or lags more than PROXIMITY_CDC_MAX_LAG";
+    if (!store_readable(app->store))
+        return "no database server is reachable";
+    return NULL;
+}
+
 static void readyz(http_request_t *req, void *ctx)
 {
-    app_t *app = ctx;
-    if (!searcher_ready(app->searcher))
-        http_respond_error(req, 503, "NOT_READY", NULL, "the search index is still being built");
-    else if (!atomic_load(&app->prewarmed))
-        http_respond_error(req, 503, "NOT_READY", NULL, "the business cache is still being filled");
-    else if (app->cdc != NULL && !cdc_caught_up(app->cdc, app->cfg->cdc_max_lag_ms))
-        http_respond_error(req, 503, "NOT_READY", NULL,
-                           "the change stream is away or lags more than PROXIMITY_CDC_MAX_LAG");
-    else if (!store_readable(app->store))
-        http_respond_error(req, 503, "NOT_READY", NULL, "no database server is reachable");
+    const char *why = api_not_ready_reason(ctx);
+    if (why != NULL)
+        http_respond_error(req, 503, "NOT_READY", NULL, "%s", why);
     else
         http_respond_json(req, 200, json_pack("{s:s}", "status", "ready"));
 }

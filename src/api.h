@@ -23,6 +23,8 @@ typedef struct app {
     atomic_bool prewarmed; /* the start-up cache fill is over (or off) */
     auth_t *auth;          /* who may write (auth.c) */
     struct api_limits *limits; /* rate limits per client (api_security.c) */
+    atomic_bool draining;  /* SIGTERM arrived: /readyz fails from now on */
+    double started_at;     /* wall-clock start, for /metrics */
 } app_t;
 
 /* The route table (static storage), for http_server_start. */
@@ -37,6 +39,9 @@ void api_business_delete(http_request_t *req, void *ctx);
 
 /* GET /v1/search/nearby (api_search.c). */
 void api_search_nearby(http_request_t *req, void *ctx);
+
+/* Why /readyz answers 503 now (a static string), or NULL when ready. */
+const char *api_not_ready_reason(app_t *app);
 
 /* GET /metrics in Prometheus text format (api_metrics.c). */
 void api_metrics(http_request_t *req, void *ctx);

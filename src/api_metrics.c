@@ -3,34 +3,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "api.h"
+#include "metrics.h"
 #include "xalloc.h"
 
-typedef struct out {
-    char *p;
-    size_t n, cap;
-} out_t;
+/* Every figure below goes through metrics_emit (metrics.c). */
+#define emit metrics_emit
 
-static void emit(out_t *o, const char *name, const char *type, const char *help, const char *labels,
-                 double value)
+/* Operations: build, readiness, drain, index age, database pools. */
+static void api_metrics_ops(metrics_buf_t *o, app_t *app, const searcher_view_t *view)
 {
-    char line[512];
-    int k = 0;
-    if (help != NULL)
-        k = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    k += snprintf(line + k, sizeof line - (size_t)k, "%s%s %.17g\n", name, labels ? labels : "", value);
-    if (o->n + (size_t)k + 1 > o->cap) {
-        o->cap = (o->n + (size_t)k + 1) * 2;
-        o->p = xrealloc(o->p, o->cap);
-    }
-    memcpy(o->p + o->n, line, (size_t)k + 1);
-    o->n += (size_t)k;
+    char labels[256];
+    struct timespec now;
+    static const char *const cdc_names[] = {"off", "pg", "kafka"};
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    double wall = (double)now.tv_sec + now.tv_nsec / 1e9;
+    snprintf(labels, sizeof labels, "{version=\"%s\",index=\"%s\",cdc=\"%s\"}", PACKAGE_VERSION,
+             index_kind_name((index_kind_t)app->cfg->index_kind), cdc_names[app->cfg->cdc]);
+    emit(o, "proximity_build_info", "gauge", "Always 1; the labels say which build and configuration runs.", labels, 1);
+    emit(o, "proximity_start_time_seconds", "gauge", "When this process started (Unix time).", NULL, app->started_at);
+    emit(o, "proximity_ready", "gauge", "1 while /readyz answers 200.", NULL, api_not_ready_reason(app) == NULL ? 1 : 0);
+    emit(o, "proximity_draining", "gauge", "1 once SIGTERM arrived (/readyz fails, then the server drains).", NULL,
+         atomic_load(&app->draining) ? 1 : 0);
+    emit(o, "proximity_index_age_seconds", "gauge", "Seconds since the live index's snapshot was taken (-1 before the first).",
+         NULL, view->build > 0 ? wall - view->built_at : -1);
+
+    store_node_stats_t ns[65];
+    int n = store_stats(app->store, ns, 65);
+    static const struct { const char *name, *type, *help; } fam[] = {
+        {"proximity_db_pool_in_use", "gauge", "Database connections leased now, by server."},
+        {"proximity_db_pool_idle", "gauge", "Database connections pooled idle, by server."},
+        {"proximity_db_connects_total", "counter", "Database connections opened, by server."},
+        {"proximity_db_connect_failures_total", "counter", "Database connections that failed to open, by server."},
+        {"proximity_db_errors_total", "counter", "Database statements that failed, by server."},
+        {"proximity_db_server_down", "gauge", "1 while a server is tried last after a failure."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++)
+        for (int i = 0; i < n; i++) {
+            double v = f == 0 ? ns[i].in_use : f == 1 ? ns[i].idle : f == 2 ? (double)ns[i].connects
+                     : f == 3 ? (double)ns[i].connect_failures : f == 4 ? (double)ns[i].errors : ns[i].down;
+            snprintf(labels, sizeof labels, "{role=\"%s\",server=\"%d\"}", ns[i].role, ns[i].index);
+            emit(o, fam[f].name, fam[f].type, i == 0 ? fam[f].help : NULL, labels, v);
+        }
 }
 
 void api_metrics(http_request_t *req, void *ctx)
 {
     app_t *app = ctx;
-    out_t o = {NULL, 0, 0};
+    metrics_buf_t o = {NULL, 0, 0};
     cache_stats_t cs;
     searcher_stats_t ss;
     searcher_view_t view;
@@ -91,5 +114,7 @@ void api_metrics(http_request_t *req, void *ctx)
         emit(&o, "proximity_cdc_reconnects_total", "counter", "Change streams reopened after the first.", NULL, (double)c.reconnects);
         emit(&o, "proximity_cdc_errors_total", "counter", "Change streams that ended in an error.", NULL, (double)c.errors);
     }
+    api_metrics_ops(&o, app, &view);
+    metrics_http_render(&o);
     http_respond_owned(req, 200, "text/plain; version=0.0.4", o.p, o.n);
 }

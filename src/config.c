@@ -47,6 +47,9 @@ static const config_option_t options[] = {
      "connections kept per database server (0 = threads + 2)", OPT(db_pool_size), 0, 1000},
     {"drain-timeout", "PROXIMITY_DRAIN_TIMEOUT", "int", "10", false,
      "seconds SIGTERM waits for in-flight requests", OPT(drain_timeout_s), 0, 600},
+    {"drain-delay", "PROXIMITY_DRAIN_DELAY", "int", "0", false,
+     "milliseconds SIGTERM keeps serving with /readyz failing before it stops accepting (so a load "
+     "balancer takes this replica out first)", OPT(drain_delay_ms), 0, 600000},
     {"index", "PROXIMITY_INDEX", "index", "quadtree", false,
      "spatial index: geohash | quadtree", OPT(index_kind), 0, 0},
     {"rebuild-interval", "PROXIMITY_REBUILD_INTERVAL", "int", "0", false,

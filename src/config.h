@@ -26,6 +26,7 @@ typedef struct config {
     int connect_timeout_s;
     int db_pool_size;
     int drain_timeout_s;
+    int drain_delay_ms;
     int index_kind;          /* index_kind_t */
     int rebuild_interval_s;
     int cdc;                 /* config_cdc_t */

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "clock.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 struct http_server {
@@ -245,6 +246,8 @@ static void dispatch(http_server_t *srv, http_request_t *req, char param_buf[][1
         const char *params[HTTP_MAX_PARAMS] = {NULL, NULL};
         if (!route_match(r->pattern, req->path, params, param_buf))
             continue;
+        if (req->route == NULL)
+            req->route = r->pattern;
         if (strcmp(r->method, method) == 0) {
             memcpy(req->params, params, sizeof params);
             r->fn(req, srv->ctx);
@@ -306,6 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         set_request_id(req);
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
+        metrics_http_in_flight_add(1);
         /* Refuse an announced oversized body before reading any of it. */
         const char *cl = http_header(req, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)srv->max_body) {
@@ -364,6 +368,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (req == NULL)
         return;
+    /* metrics: one observation per request, answered or not */
+    metrics_http_observe(req->route, req->method, req->answered ? req->status : 0,
+                         clock_monotonic() - req->started);
+    metrics_http_in_flight_add(-1);
     if (LOG_INFO >= log_threshold) {
         char path[256];
         log_write(req->answered ? LOG_INFO : LOG_WARN, "request",

@@ -33,6 +33,7 @@ struct http_request {
     int nheaders;
 
     /* private to http.c */
+    const char *route;              /* the matched route's pattern, for metrics */
     size_t body_cap;
     size_t discarded;
     bool too_large;

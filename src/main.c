@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include <pthread.h>
 
@@ -92,6 +93,9 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     }
     app.store = store_new(&cfg);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    app.started_at = (double)wall.tv_sec + wall.tv_nsec / 1e9;
     cache_options_t co = {
         .max_bytes = (size_t)cfg.cache_bytes, .ttl_s = cfg.cache_ttl_s,
         .negative_ttl_s = cfg.cache_negative_ttl_s, .jitter = 0.1, .shards = 16,
@@ -128,7 +132,16 @@ int main(int argc, char **argv)
         LOG_INFO("rebuild requested", "\"signal\":%d", sig);
         searcher_rebuild(app.searcher);
     }
-    LOG_INFO("stopping", "\"signal\":%d", sig);
+    LOG_INFO("stopping", "\"signal\":%d,\"drain_delay_ms\":%d", sig, cfg.drain_delay_ms);
+    /* Drain: fail /readyz first and keep serving for the delay, so the
+     * load balancer's health checks take this replica out of rotation
+     * before it stops accepting connections. */
+    atomic_store(&app.draining, true);
+    if (cfg.drain_delay_ms > 0) {
+        struct timespec d = {cfg.drain_delay_ms / 1000, (long)(cfg.drain_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0)
+            ;
+    }
     http_server_drain_and_stop(srv, cfg.drain_timeout_s);
     if (warming)
         pthread_join(warm, NULL);

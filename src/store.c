@@ -21,6 +21,9 @@ typedef struct node {
     _Atomic double last_ok;
     _Atomic double last_fail;
     const char *role;  /* "primary" | "replica" */
+    /* for /metrics (store_stats) */
+    atomic_int in_use;
+    atomic_ullong connects, connect_failures, errors;
 } node_t;
 
 struct store {
@@ -139,6 +142,7 @@ static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err
     if (pg != NULL) {
         c->pg = pg;
         c->pooled = true;
+        atomic_fetch_add(&n->in_use, 1);
         return c;
     }
     /* expand_dbname: the URI goes to libpq unchanged; the keywords after
@@ -154,10 +158,13 @@ static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err
                  log_esc(esc, sizeof esc, err->message));
         PQfinish(pg);
         node_failed(n);
+        atomic_fetch_add(&n->connect_failures, 1);
         free(c);
         return NULL;
     }
     c->pg = pg;
+    atomic_fetch_add(&n->connects, 1);
+    atomic_fetch_add(&n->in_use, 1);
     return c;
 }
 
@@ -166,6 +173,7 @@ static store_conn_t *lease(store_t *s, node_t *n, bool fresh, store_error_t *err
 static void release(store_conn_t *c)
 {
     node_t *n = c->node;
+    atomic_fetch_sub(&n->in_use, 1);
     bool keep = !c->no_reuse && PQstatus(c->pg) == CONNECTION_OK &&
                 PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 
@@ -203,6 +211,7 @@ static int run(store_conn_t *c, const char *sql, int nparams, const char *const 
                 (state != NULL && strncmp(state, "57P0", 4) == 0);
     set_error(err, gone ? STORE_ERR_UNAVAILABLE : STORE_ERR_QUERY, state,
               r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+    atomic_fetch_add(&c->node->errors, 1);
     if (gone)
         node_failed(c->node);
     PQclear(r);
@@ -449,4 +458,30 @@ bool store_readable(store_t *s)
         return false;
     PQclear(r);
     return true;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void node_stats(node_t *n, int index, store_node_stats_t *out)
+{
+    out->role = n->role;
+    out->index = index;
+    pthread_mutex_lock(&n->mu);
+    out->idle = n->nidle;
+    pthread_mutex_unlock(&n->mu);
+    out->in_use = atomic_load(&n->in_use);
+    out->connects = atomic_load(&n->connects);
+    out->connect_failures = atomic_load(&n->connect_failures);
+    out->errors = atomic_load(&n->errors);
+    out->down = n->down_until > clock_monotonic();
+}
+
+int store_stats(store_t *s, store_node_stats_t *out, int max)
+{
+    int n = 0;
+    if (n < max)
+        node_stats(&s->primary, 0, &out[n++]);
+    for (int i = 0; i < s->nreplicas && n < max; i++)
+        node_stats(&s->replicas[i], i, &out[n++]);
+    return n;
 }

@@ -71,4 +71,17 @@ int store_copy_out(store_t *s, const char *min_token, int wait_ms, const char *c
 /* True when some read node answered within the last second or answers now. */
 bool store_readable(store_t *s);
 
+/* One database server's pool, for /metrics. */
+typedef struct store_node_stats {
+    const char *role;  /* "primary" | "replica" (static) */
+    int index;         /* position among the replicas (0 for the primary) */
+    int idle, in_use;  /* pooled idle connections, connections leased now */
+    unsigned long long connects, connect_failures, errors; /* errors: failed statements */
+    bool down;         /* failed within the last second (tried last) */
+} store_node_stats_t;
+
+/* Fills out[] with the primary, then each replica; returns how many (at
+ * most max). */
+int store_stats(store_t *s, store_node_stats_t *out, int max);
+
 #endif
