@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "index.h"
 #include "xalloc.h"
 
@@ -87,6 +88,21 @@ static const config_option_t options[] = {
     {"cache-prewarm", "PROXIMITY_CACHE_PREWARM", "int", "10000000", false,
      "most businesses loaded into the cache before /readyz says ready (stops at 90% of the cache)",
      OPT(cache_prewarm), 0, 100000000},
+    /* Browser-facing (cors.c, compress.c, api_static.c). */
+    {"cors-origins", "PROXIMITY_CORS_ORIGINS", "string", "", false,
+     "origins whose pages may call the API: comma list (https://app.example,http://localhost:3000), "
+     "* for any, empty for none", OPT(cors_origins), 0, 0},
+    {"cors-credentials", "PROXIMITY_CORS_CREDENTIALS", "int", "0", false,
+     "1 = let listed origins send cookies and Authorization (Access-Control-Allow-Credentials; "
+     "refused with *)", OPT(cors_credentials), 0, 1},
+    {"cors-max-age", "PROXIMITY_CORS_MAX_AGE", "int", "600", false,
+     "seconds a browser may cache a CORS preflight answer", OPT(cors_max_age_s), 0, 86400},
+    {"gzip-min-bytes", "PROXIMITY_GZIP_MIN_BYTES", "int", "1024", false,
+     "smallest text or JSON body sent gzip-compressed to clients that accept it (0 = never)",
+     OPT(gzip_min_bytes), 0, 1 << 30},
+    {"web-root", "PROXIMITY_WEB_ROOT", "string", "", false,
+     "directory of the demo page served at / (empty = the installed share/proximity/web, else the "
+     "source tree's web/)", OPT(web_root), 0, 0},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 
@@ -203,6 +219,11 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
     }
     if (cfg->db_pool_size == 0)
         cfg->db_pool_size = cfg->threads + 2;
+    /* A CORS policy that cannot stand (credentials for "*") is a usage error. */
+    cors_t *cors = cors_new(cfg->cors_origins, cfg->cors_credentials != 0, cfg->cors_max_age_s, err, errlen);
+    if (cors == NULL)
+        return -1;
+    cors_free(cors);
     return 0;
 }
 

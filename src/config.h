@@ -39,6 +39,12 @@ typedef struct config {
     int cache_ttl_s;
     int cache_negative_ttl_s;
     int cache_prewarm;
+    /* browser-facing: CORS, compression, the demo page (cors.c, compress.c, api_static.c) */
+    char *cors_origins;
+    int cors_credentials;
+    int cors_max_age_s;
+    int gzip_min_bytes;
+    char *web_root;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */
