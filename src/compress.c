@@ -1,6 +1,7 @@
 /* compress.c — gzip content coding for responses (zlib). */
 #include "compress.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,22 +70,67 @@ bool compress_type_worth_it(const char *ct)
     return false;
 }
 
+/* One deflate stream per thread, reset between bodies: setting one up
+ * allocates some 270 KB that malloc hands out as fresh pages each time,
+ * which cost twice to four times the compression itself (9 KB search page:
+ * 266-521 us against 127-138 us with a reset, on a loaded machine). */
+typedef struct stream {
+    z_stream zs;
+    int level;
+} stream_t;
+
+static pthread_key_t stream_key;
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
+
+static void stream_free(void *p)
+{
+    stream_t *s = p;
+    deflateEnd(&s->zs);
+    free(s);
+}
+
+static void stream_key_create(void)
+{
+    if (pthread_key_create(&stream_key, stream_free) != 0)
+        abort();
+}
+
+static z_stream *thread_stream(int level)
+{
+    pthread_once(&stream_once, stream_key_create);
+    stream_t *s = pthread_getspecific(stream_key);
+    if (s != NULL && s->level == level) {
+        if (deflateReset(&s->zs) == Z_OK)
+            return &s->zs;
+    }
+    if (s != NULL) {
+        pthread_setspecific(stream_key, NULL);
+        stream_free(s);
+    }
+    s = xcalloc(1, sizeof *s);
+    s->level = level;
+    /* windowBits 15 + 16: a gzip wrapper rather than zlib's own. */
+    if (deflateInit2(&s->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(s);
+        return NULL;
+    }
+    pthread_setspecific(stream_key, s);
+    return &s->zs;
+}
+
 char *compress_gzip_new(const char *in, size_t n, int level, size_t *out_len)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* windowBits 15 + 16: a gzip wrapper rather than zlib's own. */
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    z_stream *zs = thread_stream(level);
+    if (zs == NULL)
         return NULL;
-    size_t cap = deflateBound(&zs, (uLong)n);
+    size_t cap = deflateBound(zs, (uLong)n);
     char *out = xmalloc(cap);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)cap;
-    int rc = deflate(&zs, Z_FINISH);
-    *out_len = zs.total_out;
-    deflateEnd(&zs);
+    zs->next_in = (Bytef *)(uintptr_t)in;
+    zs->avail_in = (uInt)n;
+    zs->next_out = (Bytef *)out;
+    zs->avail_out = (uInt)cap;
+    int rc = deflate(zs, Z_FINISH);
+    *out_len = zs->total_out;
     if (rc != Z_STREAM_END) {
         free(out);
         return NULL;

@@ -10,13 +10,7 @@
 # recorded traffic must be refused by a deliberately wrong copy of the spec.
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${top_builddir:=.}"
-export top_srcdir top_builddir
-
-rc=0
-nm=$(sh "$top_srcdir/tests/web/node-tools.sh") || rc=$?
-[ "$rc" = 0 ] || exit "$rc"
-export PROXIMITY_NODE_MODULES="$nm"
+. "$top_srcdir/tests/web/node-tools.sh"
 validate="node $top_srcdir/tests/web/validate-exchanges.mjs"
 spec=$top_srcdir/api/openapi.yaml
 dir=${PROXIMITY_TEST_EXCHANGES_DIR:-$top_builddir/tests/exchanges}

@@ -9,7 +9,6 @@
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=.}"
-export top_srcdir top_builddir
 
 chromium=${PROXIMITY_CHROMIUM:-$(command -v chromium || true)}
 if [ -z "$chromium" ]; then
@@ -17,10 +16,8 @@ if [ -z "$chromium" ]; then
     exit 77
 fi
 if [ -z "${PROXIMITY_WITH_PG:-}" ]; then
-    rc=0
-    nm=$(sh "$top_srcdir/tests/web/node-tools.sh") || rc=$?
-    [ "$rc" = 0 ] || exit "$rc"
-    export PROXIMITY_NODE_MODULES="$nm" PROXIMITY_CHROMIUM="$chromium"
+    . "$top_srcdir/tests/web/node-tools.sh"
+    export PROXIMITY_CHROMIUM="$chromium"
     exec bash "$top_srcdir/tests/with-pg" sh "$0" "$@"
 fi
 

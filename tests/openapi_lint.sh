@@ -4,13 +4,8 @@
 # broken document must be refused (the linter really runs and really fails).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${top_builddir:=.}"
-export top_srcdir top_builddir
-
-rc=0
-nm=$(sh "$top_srcdir/tests/web/node-tools.sh") || rc=$?
-[ "$rc" = 0 ] || exit "$rc"
-redocly=$nm/.bin/redocly
+. "$top_srcdir/tests/web/node-tools.sh"
+redocly=$PROXIMITY_NODE_MODULES/.bin/redocly
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1
 config=$top_srcdir/tests/web/redocly.yaml
 out=$(mktemp)

@@ -1,21 +1,23 @@
-#!/bin/sh
-# node-tools.sh — prints the node_modules directory of tests/web/package.json
-# (Redocly CLI, ajv, Playwright, Leaflet), installing it with `npm ci` into
-# $top_builddir/tests/web-tools the first time (and again when the lock file
-# changes). Exits 77 (skip) when node or npm is not installed at all; an
-# install that fails is an error. Safe to run from parallel tests (flock).
-set -eu
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# node-tools.sh — sourced by the tests that use npm tools (Redocly CLI, ajv,
+# Playwright, Leaflet; tests/web/package.json): exports top_srcdir,
+# top_builddir and PROXIMITY_NODE_MODULES, installing the packages with
+# `npm ci` into $top_builddir/tests/web-tools the first time (and again when
+# the lock file changes). Exits 77 (skip) when node or npm is not installed
+# at all; an install that fails is an error. Parallel tests take turns
+# (flock). usage: . "$top_srcdir/tests/web/node-tools.sh"
 : "${top_builddir:=.}"
+export top_srcdir top_builddir
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "node-tools: skipped: node and npm are not installed (scripts/deps.sh installs them)" >&2
     exit 77
 fi
-dir=$(cd "$top_builddir" && pwd)/tests/web-tools
-mkdir -p "$dir"
-lock=$top_srcdir/tests/web/package-lock.json
+PROXIMITY_NODE_MODULES=$(cd "$top_builddir" && pwd)/tests/web-tools/node_modules
+export PROXIMITY_NODE_MODULES
 (
+    dir=${PROXIMITY_NODE_MODULES%/node_modules}
+    lock=$top_srcdir/tests/web/package-lock.json
+    mkdir -p "$dir"
     flock 9
     if ! cmp -s "$lock" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
         rm -rf "$dir/node_modules"
@@ -28,5 +30,4 @@ lock=$top_srcdir/tests/web/package-lock.json
             exit 1
         fi
     fi
-) 9>"$dir/.lock"
-echo "$dir/node_modules"
+) 9>"$(cd "$top_builddir" && pwd)/tests/.web-tools.lock" || exit 1
