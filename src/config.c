@@ -211,8 +211,10 @@ int config_load_table(const config_option_t *table, void *cfg, int argc, char **
 int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    if (config_load_table(options, cfg, argc, argv, err, errlen) != 0)
+    if (config_load_table(options, cfg, argc, argv, err, errlen) != 0) {
+        config_free(cfg); /* a refused start-up leaks nothing (LeakSanitizer) */
         return -1;
+    }
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (int)n : 2;
@@ -221,8 +223,10 @@ int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
         cfg->db_pool_size = cfg->threads + 2;
     /* A CORS policy that cannot stand (credentials for "*") is a usage error. */
     cors_t *cors = cors_new(cfg->cors_origins, cfg->cors_credentials != 0, cfg->cors_max_age_s, err, errlen);
-    if (cors == NULL)
+    if (cors == NULL) {
+        config_free(cfg);
         return -1;
+    }
     cors_free(cors);
     return 0;
 }
