@@ -49,6 +49,7 @@ proximityd is starting on http://127.0.0.1:$port (primary :55432, replica :55433
   curl -s http://127.0.0.1:$port/v1/businesses/1
   curl -s -X POST http://127.0.0.1:$port/v1/businesses -H 'Content-Type: application/json' \\
        -d '{"name":"Blue Door Cafe","categories":["cafe"],"latitude":37.7749,"longitude":-122.4194}'
+or open the demo map page: http://127.0.0.1:$port/ (the API's contract: api/openapi.yaml)
 
 EOT
 exec "$build/src/proximityd" --bind "${PROXIMITY_BIND:-127.0.0.1}" --port "$port"

@@ -127,6 +127,10 @@ static const http_route_t routes[] = {
     {"PATCH", "/v1/businesses/{id}", api_business_patch},
     {"DELETE", "/v1/businesses/{id}", api_business_delete},
     {"GET", "/debug/index", api_debug_index},
+    /* the demo page */
+    {"GET", "/", api_static_index},
+    {"GET", "/demo", api_static_index},
+    {"GET", "/static/{file}", api_static_file},
     {NULL, NULL, NULL},
 };
 

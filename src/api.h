@@ -46,6 +46,11 @@ const char *api_not_ready_reason(app_t *app);
 /* GET /metrics in Prometheus text format (api_metrics.c). */
 void api_metrics(http_request_t *req, void *ctx);
 
+/* The demo page (api_static.c): GET / and /demo serve index.html, GET
+ * /static/{file} a file of PROXIMITY_WEB_ROOT (html, js, css, txt). */
+void api_static_index(http_request_t *req, void *ctx);
+void api_static_file(http_request_t *req, void *ctx);
+
 /* A request carrying X-Consistency-Token: true to go on (*token set to
  * it, or NULL when absent); false when it was answered (a malformed token
  * is a 400; with a change stream, a token this replica has not applied

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "index.h"
 #include "xalloc.h"
 
@@ -132,6 +133,21 @@ static const config_option_t options[] = {
     {"connection-limit-per-ip", "PROXIMITY_CONNECTION_LIMIT_PER_IP", "int", "0", false,
      "concurrent HTTP connections from one peer address (0 = no limit; keep 0 behind a proxy)",
      OPT(connection_limit_per_ip), 0, 1000000},
+    /* Browser-facing (cors.c, compress.c, api_static.c). */
+    {"cors-origins", "PROXIMITY_CORS_ORIGINS", "string", "", false,
+     "origins whose pages may call the API: comma list (https://app.example,http://localhost:3000), "
+     "* for any, empty for none", OPT(cors_origins), 0, 0},
+    {"cors-credentials", "PROXIMITY_CORS_CREDENTIALS", "int", "0", false,
+     "1 = let listed origins send cookies and Authorization (Access-Control-Allow-Credentials; "
+     "refused with *)", OPT(cors_credentials), 0, 1},
+    {"cors-max-age", "PROXIMITY_CORS_MAX_AGE", "int", "600", false,
+     "seconds a browser may cache a CORS preflight answer", OPT(cors_max_age_s), 0, 86400},
+    {"gzip-min-bytes", "PROXIMITY_GZIP_MIN_BYTES", "int", "1024", false,
+     "smallest text or JSON body sent gzip-compressed to clients that accept it (0 = never)",
+     OPT(gzip_min_bytes), 0, 1 << 30},
+    {"web-root", "PROXIMITY_WEB_ROOT", "string", "", false,
+     "directory of the demo page served at / (empty = the installed share/proximity/web, else the "
+     "source tree's web/)", OPT(web_root), 0, 0},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 
@@ -240,14 +256,23 @@ int config_load_table(const config_option_t *table, void *cfg, int argc, char **
 int config_load(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    if (config_load_table(options, cfg, argc, argv, err, errlen) != 0)
+    if (config_load_table(options, cfg, argc, argv, err, errlen) != 0) {
+        config_free(cfg); /* a refused start-up leaks nothing (LeakSanitizer) */
         return -1;
+    }
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (int)n : 2;
     }
     if (cfg->db_pool_size == 0)
         cfg->db_pool_size = cfg->threads + 2;
+    /* A CORS policy that cannot stand (credentials for "*") is a usage error. */
+    cors_t *cors = cors_new(cfg->cors_origins, cfg->cors_credentials != 0, cfg->cors_max_age_s, err, errlen);
+    if (cors == NULL) {
+        config_free(cfg);
+        return -1;
+    }
+    cors_free(cors);
     return 0;
 }
 

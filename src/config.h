@@ -49,6 +49,12 @@ typedef struct config {
     char *rate_limit_key_header, *trusted_proxies;
     int idempotency_ttl_s;
     int connection_limit_per_ip;
+    /* browser-facing: CORS, compression, the demo page (cors.c, compress.c, api_static.c) */
+    char *cors_origins;
+    int cors_credentials;
+    int cors_max_age_s;
+    int gzip_min_bytes;
+    char *web_root;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */

@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "clock.h"
+#include "compress.h"
+#include "cors.h"
 #include "metrics.h"
 #include "xalloc.h"
 
@@ -28,6 +31,8 @@ struct http_server {
     long max_body;
     int port;
     atomic_int in_flight;
+    cors_t *cors;      /* browser-facing filters (see below) */
+    long gzip_min;     /* smallest body worth gzip; 0 = never */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -79,6 +84,31 @@ void http_add_header(http_request_t *req, const char *name, const char *value)
     req->headers[req->nheaders].name = xstrdup(name);
     req->headers[req->nheaders].value = xstrdup(value);
     req->nheaders++;
+}
+
+void http_add_vary(http_request_t *req, const char *token)
+{
+    for (int i = 0; i < req->nheaders; i++) {
+        if (strcasecmp(req->headers[i].name, "Vary") != 0)
+            continue;
+        if (strcasestr(req->headers[i].value, token) != NULL)
+            return;
+        size_t n = strlen(req->headers[i].value) + strlen(token) + 3;
+        char *v = xmalloc(n);
+        snprintf(v, n, "%s, %s", req->headers[i].value, token);
+        free(req->headers[i].value);
+        req->headers[i].value = v;
+        return;
+    }
+    http_add_header(req, "Vary", token);
+}
+
+static const char *response_header(const http_request_t *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
 }
 
 void http_respond_raw(http_request_t *req, unsigned status, const char *content_type,
@@ -262,7 +292,14 @@ static void dispatch(http_server_t *srv, http_request_t *req, char param_buf[][1
                 strcat(allow, ", HEAD");
         }
     }
-    if (path_known) {
+    if (path_known && strlen(allow) + 10 < sizeof allow)
+        strcat(allow, ", OPTIONS");
+    if (path_known && strcmp(req->method, "OPTIONS") == 0) {
+        /* Any known path answers OPTIONS (a CORS preflight among them:
+         * http_filters adds the Access-Control-* headers). */
+        http_add_header(req, "Allow", allow);
+        http_respond_raw(req, 204, NULL, "", 0);
+    } else if (path_known) {
         http_add_header(req, "Allow", allow);
         http_respond_error(req, 405, "METHOD_NOT_ALLOWED", NULL, "%s is not allowed here; allowed: %s",
                            req->method, allow);
@@ -271,10 +308,63 @@ static void dispatch(http_server_t *srv, http_request_t *req, char param_buf[][1
     }
 }
 
+/* ------------------------------------------------ browser-facing filters */
+
+/* What every response gets on its way out, whichever handler made it:
+ * CORS headers, a default Cache-Control, gzip when it pays. Kept apart
+ * from the handlers so that each of them stays about its resource. */
+
+static void add_cors_header(void *ctx, const char *name, const char *value)
+{
+    http_request_t *req = ctx;
+    if (strcmp(name, "Vary") == 0)
+        http_add_vary(req, value);
+    else
+        http_add_header(req, name, value);
+}
+
+/* Gzips the body when the type is worth it, the body large enough, the
+ * client accepts gzip and the result is smaller. A response with a strong
+ * ETag (a business, whose ETag If-Match compares strongly) stays identity:
+ * a strong validator names one representation, and those bodies are small. */
+static void compress_response(const http_server_t *srv, http_request_t *req)
+{
+    const char *etag = response_header(req, "ETag");
+    if (srv->gzip_min <= 0 || req->status < 200 || req->status == 204 || req->status == 304 ||
+        req->resp_len < (size_t)srv->gzip_min || !compress_type_worth_it(req->content_type) ||
+        (etag != NULL && strncmp(etag, "W/", 2) != 0) || response_header(req, "Content-Encoding"))
+        return;
+    http_add_vary(req, "Accept-Encoding");
+    if (!compress_accepts_gzip(http_header(req, "Accept-Encoding")))
+        return;
+    size_t n;
+    char *gz = compress_gzip_new(req->resp_body, req->resp_len, 1, &n);
+    if (gz == NULL || n >= req->resp_len) {
+        free(gz);
+        return;
+    }
+    free(req->resp_body);
+    req->resp_body = gz;
+    req->resp_len = n;
+    http_add_header(req, "Content-Encoding", "gzip");
+}
+
+static void http_filters(const http_server_t *srv, http_request_t *req)
+{
+    cors_headers(srv->cors, http_header(req, "Origin"), req->method,
+                 http_header(req, "Access-Control-Request-Method"), add_cors_header, req);
+    /* Only what a handler marked cacheable may be stored (searches,
+     * business reads, static files); errors and writes never. */
+    if (req->status != 304 && response_header(req, "Cache-Control") == NULL)
+        http_add_header(req, "Cache-Control", "no-store");
+    compress_response(srv, req);
+}
+
 /* ------------------------------------------------------------ MHD glue */
 
-static enum MHD_Result send_response(http_request_t *req)
+static enum MHD_Result send_response(http_server_t *srv, http_request_t *req)
 {
+    http_filters(srv, req);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
     req->resp_body = NULL; /* MHD owns it now */
@@ -316,7 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->too_large = true;
             http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
                                "request body is larger than %ld bytes", srv->max_body);
-            return send_response(req);
+            return send_response(srv, req);
         }
         return MHD_YES;
     }
@@ -335,7 +425,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (req->discarded > 16 * (size_t)srv->max_body) {
                 http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", NULL,
                                    "request body is larger than %ld bytes", srv->max_body);
-                return send_response(req);
+                return send_response(srv, req);
             }
             return MHD_YES;
         }
@@ -356,7 +446,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch(srv, req, param_buf);
     if (req->resp_body == NULL)
         http_respond_error(req, 500, "INTERNAL", NULL, "handler produced no response");
-    return send_response(req);
+    return send_response(srv, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -412,11 +502,18 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
     srv->routes = routes;
     srv->ctx = ctx;
     srv->max_body = cfg->max_body;
+    srv->gzip_min = cfg->gzip_min_bytes;
+    srv->cors = cors_new(cfg->cors_origins, cfg->cors_credentials != 0, cfg->cors_max_age_s, err, errlen);
+    if (srv->cors == NULL) {
+        free(srv);
+        return NULL;
+    }
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
     if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
         snprintf(err, errlen, "bind address \"%s\" is not an IPv4 address", cfg->bind);
+        cors_free(srv->cors);
         free(srv);
         return NULL;
     }
@@ -438,6 +535,7 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d", cfg->bind, cfg->port);
+        cors_free(srv->cors);
         free(srv);
         return NULL;
     }
@@ -463,5 +561,6 @@ void http_server_drain_and_stop(http_server_t *srv, int timeout_s)
     MHD_stop_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    cors_free(srv->cors);
     free(srv);
 }

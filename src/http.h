@@ -16,7 +16,7 @@ typedef struct http_request http_request_t;
 /* What a handler sees of a request, and the response it builds. */
 struct http_request {
     struct MHD_Connection *conn;
-    const char *method;             /* "GET", "POST", …; HEAD is routed as GET */
+    const char *method;             /* "GET", "POST", …; HEAD is routed as GET; OPTIONS answered by http.c */
     const char *path;
     const char *params[HTTP_MAX_PARAMS]; /* {name} segments of the route pattern */
     char *body;                     /* request body, NUL-terminated, may be NULL */
@@ -29,7 +29,7 @@ struct http_request {
     char *resp_body;                /* owned */
     size_t resp_len;
     const char *content_type;
-    struct { char *name, *value; } headers[16];
+    struct { char *name, *value; } headers[24];
     int nheaders;
 
     /* private to http.c */
@@ -77,6 +77,9 @@ void http_client_ip(const http_request_t *req, char *buf, size_t len);
 
 /* Adds a response header; both strings are copied. */
 void http_add_header(http_request_t *req, const char *name, const char *value);
+
+/* Adds token (e.g. "Origin") to the response's Vary header, once. */
+void http_add_vary(http_request_t *req, const char *token);
 
 /* Sets the response: a JSON document (reference stolen), or raw bytes
  * (copied). A later call replaces an earlier one. */

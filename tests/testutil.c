@@ -3,8 +3,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,90 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+
+/* ------------------------------------------------ exchange recording */
+
+/* With PROXIMITY_TEST_EXCHANGES set (tests/with-pg sets it per test
+ * program), every exchange is appended to that file as one JSON line, for
+ * tests/contract.sh to validate against api/openapi.yaml. Bodies are
+ * base64 (they may be gzip). One write(2) per line on an O_APPEND file, so
+ * forked test cases interleave whole lines. */
+static char *base64_new(const char *in, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* "Name: value" → ["Name","value"] appended to list. */
+static void header_pair(json_t *list, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (colon == NULL)
+        return;
+    const char *v = colon + 1;
+    while (v < line + len && (*v == ' ' || *v == '\t'))
+        v++;
+    size_t vlen = (size_t)(line + len - v);
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+        vlen--;
+    json_array_append_new(list, json_pack("[s#,s#]", line, (int)(colon - line), v, (int)vlen));
+}
+
+static void record_exchange(const char *method, const char *path, const char *const *headers,
+                            const char *body, size_t body_len, const tu_response_t *r)
+{
+    const char *file = getenv("PROXIMITY_TEST_EXCHANGES");
+    if (file == NULL || file[0] == '\0' || r->status == 0)
+        return;
+    json_t *req_h = json_array(), *resp_h = json_array();
+    for (int i = 0; headers && headers[i]; i++)
+        header_pair(req_h, headers[i], strlen(headers[i]));
+    /* The last header block is the final response (after any 100). */
+    const char *block = r->headers, *p;
+    while ((p = strstr(block, "\r\n\r\n")) != NULL && p[4] != '\0')
+        block = p + 4;
+    for (p = block; *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (p != block) /* the first line is the status line */
+            header_pair(resp_h, p, len);
+        p = eol ? eol + 2 : p + len;
+    }
+    char *req_b64 = body ? base64_new(body, body_len) : NULL;
+    char *resp_b64 = base64_new(r->body, r->body_len);
+    json_t *ex = json_pack("{s:s, s:s, s:o, s:s?, s:i, s:o, s:s}", "method", method, "path", path,
+                           "request_headers", req_h, "request_body_b64", req_b64, "status",
+                           (int)r->status, "response_headers", resp_h, "response_body_b64", resp_b64);
+    char *line = ex ? json_dumps(ex, JSON_COMPACT) : NULL;
+    if (line != NULL) {
+        size_t n = strlen(line);
+        line[n] = '\n'; /* replaces the NUL; written with its length */
+        int fd = open(file, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (fd >= 0) {
+            if (write(fd, line, n + 1) != (ssize_t)(n + 1))
+                fprintf(stderr, "testutil: short write to %s\n", file);
+            close(fd);
+        }
+    }
+    free(line);
+    json_decref(ex);
+    free(req_b64);
+    free(resp_b64);
+}
+
 int tu_http(const tu_server_t *srv, const char *method, const char *path,
             const char *const *headers, const char *body, size_t body_len, tu_response_t *out)
 {
@@ -161,6 +247,8 @@ int tu_http(const tu_server_t *srv, const char *method, const char *path,
     out->body_len = b.n;
     out->headers = h.p ? h.p : strdup("");
     out->json = out->body_len ? json_loadb(out->body, out->body_len, 0, NULL) : NULL;
+    if (rc == CURLE_OK)
+        record_exchange(method, path, headers, body, body_len, out);
     return rc == CURLE_OK ? 0 : -1;
 }
 
