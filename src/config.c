@@ -128,6 +128,9 @@ static const config_option_t options[] = {
     {"connection-limit-per-ip", "PROXIMITY_CONNECTION_LIMIT_PER_IP", "int", "0", false,
      "concurrent HTTP connections from one peer address (0 = no limit; keep 0 behind a proxy)",
      OPT(connection_limit_per_ip), 0, 1000000},
+    {"header-timeout", "PROXIMITY_HEADER_TIMEOUT", "int", "10", false,
+     "seconds a connection may take to send a request's line and headers, however slowly it "
+     "trickles them (0 = no deadline)", OPT(header_timeout_s), 0, 3600},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 

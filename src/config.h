@@ -48,6 +48,7 @@ typedef struct config {
     char *rate_limit_key_header, *trusted_proxies;
     int idempotency_ttl_s;
     int connection_limit_per_ip;
+    int header_timeout_s;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */
