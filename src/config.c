@@ -148,6 +148,9 @@ static const config_option_t options[] = {
     {"web-root", "PROXIMITY_WEB_ROOT", "string", "", false,
      "directory of the demo page served at / (empty = the installed share/proximity/web, else the "
      "source tree's web/)", OPT(web_root), 0, 0},
+    {"header-timeout", "PROXIMITY_HEADER_TIMEOUT", "int", "10", false,
+     "seconds a connection may take to send a request's line and headers, however slowly it "
+     "trickles them (0 = no deadline)", OPT(header_timeout_s), 0, 3600},
     {NULL, NULL, NULL, NULL, false, NULL, 0, 0, 0},
 };
 

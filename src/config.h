@@ -55,6 +55,7 @@ typedef struct config {
     int cors_max_age_s;
     int gzip_min_bytes;
     char *web_root;
+    int header_timeout_s;
 } config_t;
 
 /* One row of the option table (config.c); exposed for --help and docs. */

@@ -22,6 +22,7 @@
 #include "compress.h"
 #include "cors.h"
 #include "metrics.h"
+#include "http_deadline.h"
 #include "xalloc.h"
 
 struct http_server {
@@ -33,6 +34,7 @@ struct http_server {
     atomic_int in_flight;
     cors_t *cors;      /* browser-facing filters (see below) */
     long gzip_min;     /* smallest body worth gzip; 0 = never */
+    http_deadline_t *deadline; /* request headers' deadline (issue 9) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -400,6 +402,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
         metrics_http_in_flight_add(1);
+        http_deadline_request_started(srv->deadline, conn);
         /* Refuse an announced oversized body before reading any of it. */
         const char *cl = http_header(req, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)srv->max_body) {
@@ -480,6 +483,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
+    http_deadline_request_done(srv->deadline, conn);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -508,12 +512,14 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         free(srv);
         return NULL;
     }
+    srv->deadline = http_deadline_new(cfg->header_timeout_s, cfg->connection_timeout_s);
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg->port);
     if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
         snprintf(err, errlen, "bind address \"%s\" is not an IPv4 address", cfg->bind);
         cors_free(srv->cors);
+        http_deadline_free(srv->deadline);
         free(srv);
         return NULL;
     }
@@ -530,12 +536,14 @@ http_server_t *http_server_start(const config_t *cfg, const http_route_t *routes
         /* slow-client defence (issue 9): a cap per peer address */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->connection_limit_per_ip,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, http_deadline_notify, srv->deadline,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s:%d", cfg->bind, cfg->port);
         cors_free(srv->cors);
+        http_deadline_free(srv->deadline);
         free(srv);
         return NULL;
     }
@@ -558,9 +566,11 @@ void http_server_drain_and_stop(http_server_t *srv, int timeout_s)
         usleep(10000);
     int left = atomic_load(&srv->in_flight);
     LOG_INFO("drained", "\"in_flight_left\":%d", left);
+    http_deadline_stop(srv->deadline);
     MHD_stop_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     cors_free(srv->cors);
+    http_deadline_free(srv->deadline);
     free(srv);
 }

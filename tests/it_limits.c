@@ -192,6 +192,48 @@ START_TEST(slow_headers_cut_off)
 }
 END_TEST
 
+/* A slowloris: the request line and headers a byte every 200 ms, never
+ * idle long enough for the 30 s idle timeout; the 2 s header deadline
+ * cuts it. Bounds only: cut at all within 12 s, and not before 1 s. */
+START_TEST(trickled_headers_cut_off)
+{
+    tu_server_t own;
+    const char *a[] = {"--threads=1", "--cdc=off", "--cache-prewarm=0", "--connection-timeout=30",
+                       "--header-timeout=2", NULL};
+    ck_assert_int_eq(tu_server_start(&own, a), 0);
+    int fd = dial(own.port);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    double t0 = clock_monotonic(), cut = -1;
+    size_t sent = 0;
+    while (clock_monotonic() - t0 < 12 && cut < 0) {
+        if (sent < strlen(req) && send(fd, req + sent, 1, MSG_NOSIGNAL) != 1) {
+            cut = clock_monotonic() - t0;
+            break;
+        }
+        sent++;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            char buf[512];
+            ssize_t k = read(fd, buf, sizeof buf);
+            ck_assert_msg(k <= 0, "the server answered a request that never finished its headers");
+            cut = clock_monotonic() - t0;
+        }
+    }
+    close(fd);
+    ck_assert_msg(cut >= 0, "a trickling client was not cut off within 12 s (header deadline 2 s)");
+    ck_assert_msg(cut >= 1.0, "cut after %.2f s, before the 2 s deadline", cut);
+    /* A client that sends its request in time is served, on the same server. */
+    tu_response_t r;
+    ck_assert_int_eq(tu_http(&own, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_server_stop(&own), 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "grep -q 'connection cut' %s/proximityd.log", own.dir);
+    ck_assert_msg(system(cmd) == 0, "no 'connection cut' line in the log");
+}
+END_TEST
+
 START_TEST(connections_per_address_capped)
 {
     int idle[8];
@@ -256,6 +298,7 @@ int main(void)
     tcase_add_test(tc, writes_have_their_own_bucket);
     tcase_add_test(tc, forwarded_for_ignored_from_untrusted);
     tcase_add_test(tc, slow_headers_cut_off);
+    tcase_add_test(tc, trickled_headers_cut_off);
     tcase_add_test(tc, connections_per_address_capped);
     tcase_add_test(tc, oversized_headers_refused);
     suite_add_tcase(s, tc);
