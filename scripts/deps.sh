@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 libmicrohttpd-dev libjansson-dev libpq-dev check libcurl4-openssl-dev
 zlib1g-dev librdkafka-dev kcat postgresql-15 postgresql-15-postgis-3
-postgresql-contrib wrk shellcheck"
+postgresql-contrib wrk shellcheck
+clang"
 
 # node and npm may come from elsewhere (nodesource, nvm): only add Debian's
 # when the commands are missing.
