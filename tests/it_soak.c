@@ -217,6 +217,17 @@ static void *writer(void *arg)
 
 /* ------------------------------------------------------------ killer */
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* How long the index took to apply what the primary had at the kill. */
+static double recovery_sum_ms, recovery_max_ms;
+static long n_recovered;
+
 static void *killer(void *arg)
 {
     unsigned rs = *(unsigned *)arg;
@@ -229,12 +240,37 @@ static void *killer(void *arg)
             break;
         if (PQstatus(c) != CONNECTION_OK)
             PQreset(c);
-        PGresult *r = PQexec(c, "SELECT count(*) FILTER (WHERE pg_terminate_backend(active_pid)) "
-                                "FROM pg_replication_slots WHERE slot_name LIKE 'proximityd_%' "
-                                "AND active_pid IS NOT NULL");
-        if (PQresultStatus(r) == PGRES_TUPLES_OK)
-            __atomic_add_fetch(&n_kills, atol(PQgetvalue(r, 0, 0)), __ATOMIC_RELAXED);
+        PGresult *r = PQexec(c, "SELECT count(*) FILTER (WHERE pg_terminate_backend(active_pid)), "
+                                "pg_current_wal_lsn() FROM pg_replication_slots "
+                                "WHERE slot_name LIKE 'proximityd_%' AND active_pid IS NOT NULL");
+        long killed = 0;
+        char th[96] = "";
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            killed = atol(PQgetvalue(r, 0, 0));
+            snprintf(th, sizeof th, "X-Consistency-Token: %s", PQgetvalue(r, 0, 1));
+        }
         PQclear(r);
+        if (killed == 0)
+            continue;
+        __atomic_add_fetch(&n_kills, killed, __ATOMIC_RELAXED);
+        /* Until a search presenting the position at the kill is answered
+         * (each waits up to the consistency wait inside proximityd). */
+        double t0 = now_ms();
+        const char *h[] = {th, NULL};
+        while (running && now_ms() - t0 < 60000) {
+            tu_response_t resp;
+            int rc = tu_http(&srv, "GET", "/v1/search/nearby?latitude=0&longitude=0&radius=1", h, NULL, 0,
+                             &resp);
+            long st = resp.status;
+            tu_response_free(&resp);
+            if (rc == 0 && st == 200) {
+                double ms = now_ms() - t0;
+                recovery_sum_ms += ms;
+                recovery_max_ms = ms > recovery_max_ms ? ms : recovery_max_ms;
+                n_recovered++;
+                break;
+            }
+        }
     }
     PQfinish(c);
     return NULL;
@@ -263,7 +299,11 @@ START_TEST(soak)
         w[i].rs = seed ^ (0x9e3779b9u * (unsigned)(i + 1));
         pthread_create(&tw[i], NULL, writer, &w[i]);
     }
-    pthread_create(&tk, NULL, killer, &kseed);
+    /* PROXIMITY_SOAK_KILLS=0: the same load without faults, a baseline. */
+    const char *k = getenv("PROXIMITY_SOAK_KILLS");
+    bool kills = !(k && strcmp(k, "0") == 0);
+    if (kills)
+        pthread_create(&tk, NULL, killer, &kseed);
     for (int t = 0; t < seconds; t++) {
         sleep(1);
         if (t % 30 == 29)
@@ -275,7 +315,8 @@ START_TEST(soak)
         pthread_join(ts[i], NULL);
     for (int i = 0; i < WRITERS; i++)
         pthread_join(tw[i], NULL);
-    pthread_join(tk, NULL);
+    if (kills)
+        pthread_join(tk, NULL);
 
     char token[64];
     ck_assert_int_eq(tu_primary_position(token, sizeof token), 0);
@@ -287,7 +328,10 @@ START_TEST(soak)
             "%ld differences between index and table (%zu live rows)\n",
             n_searches + n_writes + n_reads, n_searches, n_writes, n_reads, n_kills, n_not_caught_up,
             n_errors, diff, rows);
-    ck_assert_int_gt(n_kills, 0);
+    fprintf(stderr, "it_soak: after a kill the index had applied the primary's position at the kill "
+            "in %.0f ms on average, %.0f ms at most (%ld kills measured)\n",
+            n_recovered ? recovery_sum_ms / (double)n_recovered : 0.0, recovery_max_ms, n_recovered);
+    ck_assert(!kills || n_kills > 0);
     ck_assert_int_gt(n_writes, 0);
     ck_assert_int_eq(n_errors, 0);
     ck_assert_int_eq(diff, 0);
@@ -310,8 +354,8 @@ static void setup(void)
 static void teardown(void)
 {
     server_exit = tu_server_stop(&srv);
-    fprintf(stderr, "it_soak: proximityd exited with %d%s\n", server_exit,
-            server_exit ? " (a sanitizer report or a crash: see its log)" : "");
+    fprintf(stderr, "it_soak: proximityd exited with %d%s; its log: %s/proximityd.log\n", server_exit,
+            server_exit ? " (a sanitizer report or a crash)" : "", srv.dir);
     if (server_exit != 0) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "tail -n 40 %s/proximityd.log >&2", srv.dir);
