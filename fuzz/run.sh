@@ -91,10 +91,15 @@ while read -r line; do
     chmod -R u+w "$corpus"
     dirs=$corpus
     [ -d "$srcdir/fuzz/regress/$name" ] && dirs="$dirs $srcdir/fuzz/regress/$name"
+    # The JSON targets start from a dictionary of the grammar and fields.
+    dict=''
+    case $name in
+    business | debezium) dict=-dict=$srcdir/fuzz/json.dict ;;
+    esac
     log=$work/$name.log
     # Leaks are checked too: the targets free what they allocate.
-    # shellcheck disable=SC2086  # dirs is a list
-    if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    # shellcheck disable=SC2086  # dirs is a list, dict empty or one word
+    if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 $dict \
         -print_final_stats=1 -artifact_prefix="$work/artifacts/$name/" $dirs >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
