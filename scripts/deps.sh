@@ -8,7 +8,8 @@ PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 libmicrohttpd-dev libjansson-dev libpq-dev check libcurl4-openssl-dev
 zlib1g-dev libssl-dev librdkafka-dev kcat postgresql-15 postgresql-15-postgis-3
 postgresql-contrib wrk shellcheck
-chromium"
+chromium clang"
+# clang: the libFuzzer targets (fuzz/run.sh).
 # chromium: the demo page's browser test (tests/it_browser.sh, Playwright).
 # operations (issue 8): the local haproxy cluster and its runtime API, and
 # the checks of deploy/ (yamllint, python3-yaml, docker-compose config,

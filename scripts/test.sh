@@ -31,10 +31,12 @@ run_check() {
     )
 }
 
+# Seconds of libFuzzer per target (fuzz/run.sh) and of the soak test
+# (tests/it_soak): the long runs in one pass each, short ones elsewhere.
 echo "== build with --enable-werror, make check"
-run_check build/check --enable-werror
+PROXIMITY_FUZZ_SECONDS=20 PROXIMITY_SOAK_SECONDS=30 run_check build/check --enable-werror
 echo "== build with --enable-sanitizers (ASan+UBSan), make check"
-run_check build/asan --enable-sanitizers --enable-werror
+PROXIMITY_FUZZ_SECONDS=5 PROXIMITY_SOAK_SECONDS=300 run_check build/asan --enable-sanitizers --enable-werror
 echo "== make distcheck"
-(cd build/check && make -j"$jobs" distcheck >distcheck.out 2>&1) || { tail -n 100 build/check/distcheck.out; exit 1; }
+(cd build/check && PROXIMITY_FUZZ_SECONDS=5 PROXIMITY_SOAK_SECONDS=30 make -j"$jobs" distcheck >distcheck.out 2>&1) || { tail -n 100 build/check/distcheck.out; exit 1; }
 echo "== all tests passed"

@@ -123,10 +123,18 @@ int debezium_ts_parse(const char *s, size_t len, int64_t *us)
 
 char *debezium_ts_format(int64_t us, char *buf, size_t len)
 {
-    int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t frac = us - s * 1000000;
-    int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-    int64_t rem = s - days * 86400, y;
+    /* Floor division by remainders: negating us overflows at INT64_MIN,
+     * which a micro-epoch integer in an envelope may be (fuzz/regress). */
+    int64_t s = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        s--;
+    }
+    int64_t days = s / 86400, rem = s % 86400, y;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
     snprintf(buf, len, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d, (int)(rem / 3600),

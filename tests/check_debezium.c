@@ -310,6 +310,12 @@ START_TEST(timestamps)
         ck_assert_msg(debezium_ts_parse(ok[i].in, strlen(ok[i].in), &us) == 0, "%s", ok[i].in);
         ck_assert_str_eq(debezium_ts_format(us, buf, sizeof buf), ok[i].out);
     }
+    /* Micro-epoch integers of any value format without overflow (the
+     * fuzzer's find: negating INT64_MIN; fuzz/regress/debezium). */
+    ck_assert_str_eq(debezium_ts_format(-1, buf, sizeof buf), "1969-12-31T23:59:59.999999Z");
+    ck_assert_str_eq(debezium_ts_format(-86400000001, buf, sizeof buf), "1969-12-30T23:59:59.999999Z");
+    ck_assert_str_eq(debezium_ts_format(INT64_MIN, buf, sizeof buf), "-290308-12-21T19:59:05.224192Z");
+    ck_assert_str_eq(debezium_ts_format(INT64_MAX, buf, sizeof buf), "294247-01-10T04:00:54.775807Z");
     const char *bad[] = {"", "2026-12-04", "2026-12-04T21:10", "2026-12-04T21:10:00.", "2026-00-04T21:10:00Z",
                          "2026-12-04T25:10:00Z", "2026-12-04T21:10:00+", "2026-12-04T21:10:00Zjunk",
                          "20261204T211000Z", "2026-12-04T21:10:00.1234567890Z"};

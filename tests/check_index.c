@@ -8,9 +8,10 @@
 
 #include "geo.h"
 #include "index.h"
+#include "index_oracle.h"
 #include "check_run.h"
 
-/* ------------------------------------------------------------ oracle */
+/* ------------------------------------------------------------ random */
 
 static uint64_t rng_state;
 
@@ -25,99 +26,6 @@ static uint64_t rnext(void)
 static double rnd(void)
 {
     return (double)(rnext() >> 11) / 9007199254740992.0;
-}
-
-/* The oracle: every id ever seen, with its newest version and whether it
- * is live; the same rule the index must follow, written the obvious way. */
-typedef struct {
-    index_point_t p;
-    int live;
-} oracle_rec_t;
-
-typedef struct {
-    oracle_rec_t *v;
-    size_t n, cap;
-} oracle_t;
-
-static oracle_rec_t *oracle_find(oracle_t *o, int64_t id)
-{
-    for (size_t i = 0; i < o->n; i++)
-        if (o->v[i].p.id == id)
-            return &o->v[i];
-    return NULL;
-}
-
-static oracle_rec_t *oracle_slot(oracle_t *o, int64_t id)
-{
-    oracle_rec_t *r = oracle_find(o, id);
-    if (r)
-        return r;
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 256;
-        o->v = realloc(o->v, o->cap * sizeof *o->v);
-    }
-    r = &o->v[o->n++];
-    memset(r, 0, sizeof *r);
-    r->p.id = id;
-    r->p.version = -1;
-    return r;
-}
-
-static int oracle_upsert(oracle_t *o, const index_point_t *p)
-{
-    oracle_rec_t *r = oracle_slot(o, p->id);
-    if (p->version <= r->p.version)
-        return 0;
-    r->p = *p;
-    r->live = 1;
-    return 1;
-}
-
-static int oracle_remove(oracle_t *o, int64_t id, int64_t version)
-{
-    oracle_rec_t *r = oracle_slot(o, id);
-    if (version <= r->p.version)
-        return 0;
-    r->p.version = version;
-    r->live = 0;
-    return 1;
-}
-
-static int hit_cmp(const void *a, const void *b)
-{
-    const index_hit_t *x = a, *y = b;
-    if (x->distance_m != y->distance_m)
-        return x->distance_m < y->distance_m ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* All matches in (distance, id) order; *total = how many. */
-static index_hit_t *oracle_search(oracle_t *o, const index_query_t *q, int bounded, size_t *nout,
-                                  uint64_t *total)
-{
-    index_hit_t *all = malloc((o->n + 1) * sizeof *all);
-    size_t n = 0;
-    for (size_t i = 0; i < o->n; i++) {
-        const index_point_t *p = &o->v[i].p;
-        if (!o->v[i].live || (q->categories && !(p->categories & q->categories)))
-            continue;
-        double d = geo_distance_m(q->lat, q->lng, p->lat, p->lng);
-        if (bounded && d > q->radius_m)
-            continue;
-        all[n++] = (index_hit_t){p->id, d, p->lat, p->lng, p->categories, p->version};
-    }
-    qsort(all, n, sizeof *all, hit_cmp);
-    *total = n;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (q->has_after && !(all[i].distance_m > q->after_distance_m ||
-                              (all[i].distance_m == q->after_distance_m && all[i].id > q->after_id)))
-            continue;
-        if (k < q->limit)
-            all[k++] = all[i];
-    }
-    *nout = k;
-    return all;
 }
 
 /* ------------------------------------------------------------ data */
@@ -177,11 +85,7 @@ static void random_query(index_query_t *q)
 static void expect_same(const char *what, uint64_t seed, const index_query_t *q, const index_hit_t *want,
                         size_t nwant, uint64_t twant, const index_hit_t *got, size_t ngot, uint64_t tgot)
 {
-    int ok = nwant == ngot && twant == tgot;
-    for (size_t i = 0; ok && i < nwant; i++)
-        ok = want[i].id == got[i].id && want[i].distance_m == got[i].distance_m &&
-             want[i].version == got[i].version && want[i].lat == got[i].lat && want[i].lng == got[i].lng &&
-             want[i].categories == got[i].categories;
+    int ok = twant == tgot && oracle_hits_equal(want, nwant, got, ngot);
     if (!ok) {
         fprintf(stderr, "%s: seed %llu query (%.7f,%.7f) r=%.3f limit=%zu cats=%llx after=%d(%.17g,%lld)\n",
                 what, (unsigned long long)seed, q->lat, q->lng, q->radius_m, q->limit,
@@ -357,7 +261,7 @@ static void run_seed(uint64_t seed, size_t npoints, size_t nqueries)
     index_free(ix[0]);
     index_free(ix[1]);
     free(pts);
-    free(o.v);
+    oracle_free(&o);
 }
 
 /* ------------------------------------------------------------ tests */

@@ -142,42 +142,16 @@ static int64_t write_business(const tu_server_t *s, const char *method, const ch
 
 /* The primary's current WAL position: a token that covers every write
  * made so far. */
-/* The insert position: with synchronous_commit off (as the test clusters
- * run) the write position can lag a committed transaction's record. */
 static void current_position(char *token, size_t len)
 {
-    PGconn *c = primary();
-    PGresult *r = PQexec(c, "SELECT pg_current_wal_insert_lsn()");
-    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    snprintf(token, len, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
+    ck_assert_msg(tu_primary_position(token, len) == 0, "cannot read the primary's position");
 }
 
 /* Waits (bounded) until s has applied token. */
 static void wait_applied(const tu_server_t *s, const char *token, int seconds)
 {
-    for (int i = 0; i < seconds * 2; i++) {
-        long st;
-        json_t *p = get_json(s, "/v1/search/nearby?latitude=0&longitude=0&radius=1", token, &st);
-        json_decref(p);
-        if (st == 200)
-            return;
-        ck_assert_msg(st == 503, "a waiting search answered %ld", st);
-        usleep(500000);
-    }
-    ck_abort_msg("proximityd :%d did not apply %s within %d s", s->port, token, seconds);
-}
-
-typedef struct row {
-    int64_t id, version;
-    double lat, lng;
-} row_t;
-
-static int row_cmp(const void *a, const void *b)
-{
-    const row_t *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
+    ck_assert_msg(tu_wait_applied(s, token, seconds), "proximityd :%d did not apply %s within %d s",
+                  s->port, token, seconds);
 }
 
 /* Every live business of the table, and every point of s's index: the
@@ -185,82 +159,10 @@ static int row_cmp(const void *a, const void *b)
 static size_t assert_index_equals_table(const tu_server_t *s, const char *token)
 {
     wait_applied(s, token, 60);
-    long st;
-    json_t *dump = get_json(s, "/debug/index", NULL, &st);
-    ck_assert_int_eq(st, 200);
-    json_t *pts = json_object_get(dump, "points");
-    size_t n = json_array_size(pts);
-    json_int_t dump_build = json_integer_value(json_object_get(dump, "build"));
-    char dump_pos[32];
-    snprintf(dump_pos, sizeof dump_pos, "%s", json_string_value(json_object_get(dump, "position")));
-    row_t *idx = calloc(n + 1, sizeof *idx);
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_array_get(pts, i);
-        idx[i] = (row_t){json_integer_value(json_array_get(p, 0)), json_integer_value(json_array_get(p, 1)),
-                         json_real_value(json_array_get(p, 2)), json_real_value(json_array_get(p, 3))};
-    }
-    json_decref(dump);
-    qsort(idx, n, sizeof *idx, row_cmp);
-
-    PGconn *c = primary();
-    PGresult *r = PQexec(c, "SELECT id, version, ST_Y(location::geometry), ST_X(location::geometry) "
-                            "FROM businesses WHERE deleted_at IS NULL ORDER BY id");
-    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    size_t m = (size_t)PQntuples(r);
-    size_t diff = 0;
-    for (size_t i = 0, j = 0; i < m || j < n;) {
-        int64_t tid = i < m ? strtoll(PQgetvalue(r, (int)i, 0), NULL, 10) : INT64_MAX;
-        int64_t xid = j < n ? idx[j].id : INT64_MAX;
-        if (tid == xid) {
-            int64_t tv = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
-            double lat = strtod(PQgetvalue(r, (int)i, 2), NULL), lng = strtod(PQgetvalue(r, (int)i, 3), NULL);
-            if (tv != idx[j].version || fabs(lat - idx[j].lat) > 2e-7 || fabs(lng - idx[j].lng) > 2e-7) {
-                if (diff++ < 5)
-                    fprintf(stderr, "id %" PRId64 ": table v%" PRId64 " (%.7f,%.7f), index v%" PRId64
-                            " (%.7f,%.7f)\n", tid, tv, lat, lng, idx[j].version, idx[j].lat, idx[j].lng);
-            }
-            i++;
-            j++;
-        } else if (tid < xid) {
-            if (diff++ < 5) {
-                /* Missing from the dump only, or from the index itself? */
-                double lat = strtod(PQgetvalue(r, (int)i, 2), NULL), lng = strtod(PQgetvalue(r, (int)i, 3), NULL);
-                char near[160];
-                snprintf(near, sizeof near, "/v1/search/nearby?latitude=%.7f&longitude=%.7f&radius=5", lat, lng);
-                long fst;
-                json_t *p = get_json(s, near, NULL, &fst);
-                fprintf(stderr, "id %" PRId64 ": in the table (v%s at %.7f,%.7f), not in the index of :%d "
-                        "(a search there %s it)\n", tid, PQgetvalue(r, (int)i, 1), lat, lng, s->port,
-                        fst == 200 && has_id(p, tid) ? "finds" : "does not find");
-                json_decref(p);
-            }
-            i++;
-        } else {
-            if (diff++ < 5)
-                fprintf(stderr, "id %" PRId64 ": in the index of :%d, not in the table\n", xid, s->port);
-            j++;
-        }
-    }
-    PQclear(r);
-    PQfinish(c);
-    free(idx);
-    if (diff != 0) {
-        fprintf(stderr, "dump of :%d: %zu points, build %lld, position %s, token %s\n", s->port, n,
-                (long long)dump_build, dump_pos, token);
-        /* What the service saw: its warnings and its change-stream figures. */
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "grep -v '\"msg\":\"request\"' %s/proximityd.log | tail -n 80 >&2", s->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "no log in %s\n", s->dir);
-        tu_response_t mr;
-        if (tu_http(s, "GET", "/metrics", NULL, NULL, 0, &mr) == 0 && mr.body != NULL)
-            for (char *l = strtok(mr.body, "\n"); l; l = strtok(NULL, "\n"))
-                if (l[0] != '#' && (strstr(l, "cdc") || strstr(l, "index")))
-                    fprintf(stderr, "  %s\n", l);
-        tu_response_free(&mr);
-    }
-    ck_assert_msg(diff == 0, "proximityd :%d: %zu differences between index and table", s->port, diff);
-    return m;
+    size_t rows = 0;
+    long diff = tu_index_diff(s, &rows);
+    ck_assert_msg(diff == 0, "proximityd :%d: %ld differences between index and table", s->port, diff);
+    return rows;
 }
 
 static double rnd(double lo, double hi)

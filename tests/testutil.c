@@ -4,7 +4,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -347,4 +349,150 @@ char *tu_sql(const char *sql)
     }
     PQfinish(c);
     return out;
+}
+
+/* ------------------------------------------------------------ index vs table */
+
+static PGconn *primary_conn(void)
+{
+    const char *url = getenv("PROXIMITY_PRIMARY_URL");
+    for (int i = 0; i < 100; i++) { /* up to 10 s: the primary may be restarting */
+        PGconn *c = PQconnectdb(url ? url : "");
+        if (PQstatus(c) == CONNECTION_OK)
+            return c;
+        PQfinish(c);
+        sleep_ms(100);
+    }
+    return NULL;
+}
+
+int tu_primary_position(char *token, size_t len)
+{
+    PGconn *c = primary_conn();
+    if (c == NULL)
+        return -1;
+    /* The insert position: with synchronous_commit off (as the test
+     * clusters run) the write position can lag a committed transaction. */
+    PGresult *r = PQexec(c, "SELECT pg_current_wal_insert_lsn()");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc == 0)
+        snprintf(token, len, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+bool tu_wait_applied(const tu_server_t *srv, const char *token, int seconds)
+{
+    char th[128];
+    const char *h[] = {th, NULL};
+    snprintf(th, sizeof th, "X-Consistency-Token: %s", token);
+    for (int i = 0; i < seconds * 2; i++) {
+        tu_response_t r;
+        int rc = tu_http(srv, "GET", "/v1/search/nearby?latitude=0&longitude=0&radius=1", h, NULL, 0, &r);
+        long st = r.status;
+        tu_response_free(&r);
+        if (rc == 0 && st == 200)
+            return true;
+        if (rc == 0 && st != 503) {
+            fprintf(stderr, "a search waiting for %s answered %ld\n", token, st);
+            return false;
+        }
+        sleep_ms(500);
+    }
+    fprintf(stderr, "proximityd :%d did not apply %s within %d s\n", srv->port, token, seconds);
+    return false;
+}
+
+typedef struct row {
+    int64_t id, version;
+    double lat, lng;
+} row_t;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+long tu_index_diff(const tu_server_t *srv, size_t *rows)
+{
+    tu_response_t resp;
+    if (tu_http(srv, "GET", "/debug/index", NULL, NULL, 0, &resp) != 0 || resp.status != 200 ||
+        resp.json == NULL) {
+        fprintf(stderr, "GET /debug/index on :%d: %ld (is --debug=1 set?)\n", srv->port, resp.status);
+        tu_response_free(&resp);
+        return -1;
+    }
+    json_t *pts = json_object_get(resp.json, "points");
+    size_t n = json_array_size(pts);
+    char dump_pos[32];
+    snprintf(dump_pos, sizeof dump_pos, "%s", json_string_value(json_object_get(resp.json, "position")));
+    json_int_t dump_build = json_integer_value(json_object_get(resp.json, "build"));
+    row_t *idx = calloc(n + 1, sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(pts, i);
+        idx[i] = (row_t){json_integer_value(json_array_get(p, 0)), json_integer_value(json_array_get(p, 1)),
+                         json_real_value(json_array_get(p, 2)), json_real_value(json_array_get(p, 3))};
+    }
+    tu_response_free(&resp);
+    qsort(idx, n, sizeof *idx, row_cmp);
+
+    PGconn *c = primary_conn();
+    PGresult *r = c ? PQexec(c, "SELECT id, version, ST_Y(location::geometry), ST_X(location::geometry) "
+                                "FROM businesses WHERE deleted_at IS NULL ORDER BY id")
+                    : NULL;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "reading the table: %s\n", c ? PQerrorMessage(c) : "no primary");
+        PQclear(r);
+        PQfinish(c);
+        free(idx);
+        return -1;
+    }
+    size_t m = (size_t)PQntuples(r);
+    long diff = 0;
+    for (size_t i = 0, j = 0; i < m || j < n;) {
+        int64_t tid = i < m ? strtoll(PQgetvalue(r, (int)i, 0), NULL, 10) : INT64_MAX;
+        int64_t xid = j < n ? idx[j].id : INT64_MAX;
+        if (tid == xid) {
+            int64_t tv = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+            double lat = strtod(PQgetvalue(r, (int)i, 2), NULL), lng = strtod(PQgetvalue(r, (int)i, 3), NULL);
+            if (tv != idx[j].version || fabs(lat - idx[j].lat) > 2e-7 || fabs(lng - idx[j].lng) > 2e-7) {
+                if (diff++ < 5)
+                    fprintf(stderr, "id %" PRId64 ": table v%" PRId64 " (%.7f,%.7f), index v%" PRId64
+                            " (%.7f,%.7f)\n", tid, tv, lat, lng, idx[j].version, idx[j].lat, idx[j].lng);
+            }
+            i++;
+            j++;
+        } else if (tid < xid) {
+            if (diff++ < 5)
+                fprintf(stderr, "id %" PRId64 ": in the table, not in the index of :%d\n", tid, srv->port);
+            i++;
+        } else {
+            if (diff++ < 5)
+                fprintf(stderr, "id %" PRId64 ": in the index of :%d, not in the table\n", xid, srv->port);
+            j++;
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+    free(idx);
+    if (diff != 0) {
+        /* What the service saw: its position, warnings, stream figures. */
+        fprintf(stderr, "dump of :%d: %zu points, build %lld, position %s\n", srv->port, n,
+                (long long)dump_build, dump_pos);
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "grep -v '\"msg\":\"request\"' %s/proximityd.log | tail -n 60 >&2", srv->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "no log in %s\n", srv->dir);
+        tu_response_t mr;
+        if (tu_http(srv, "GET", "/metrics", NULL, NULL, 0, &mr) == 0 && mr.body != NULL)
+            for (char *l = strtok(mr.body, "\n"); l; l = strtok(NULL, "\n"))
+                if (strncmp(l, "proximity_cdc_", 14) == 0 || strncmp(l, "proximity_index_", 16) == 0)
+                    fprintf(stderr, "  %s\n", l);
+        tu_response_free(&mr);
+    }
+    if (rows)
+        *rows = m;
+    return diff;
 }

@@ -55,6 +55,24 @@ int tu_pgcluster(const char *args);
  * first row as a new string (or NULL on error / no row). */
 char *tu_sql(const char *sql);
 
+/* ---- the index against the table (it_cdc, it_soak, it_faults) ---------- */
+
+/* The primary's current WAL position (pg_current_wal_lsn) into token: a
+ * consistency token that covers every write made so far. Retries for up
+ * to 10 s while the primary restarts; returns 0 or -1. */
+int tu_primary_position(char *token, size_t len);
+
+/* Waits until a search on srv presenting token answers 200 (srv's index
+ * has applied it); false after seconds, or on an answer other than 503. */
+bool tu_wait_applied(const tu_server_t *srv, const char *token, int seconds);
+
+/* Compares srv's /debug/index (proximityd --debug=1) with every live row
+ * of the businesses table on the primary: ids, versions, coordinates.
+ * Prints the first differences to stderr. Returns how many there are
+ * (0 = equal), or -1 if either side could not be read; *rows (may be
+ * NULL) = live rows in the table. */
+long tu_index_diff(const tu_server_t *srv, size_t *rows);
+
 /* Path of a file under the source tree. */
 const char *tu_srcpath(const char *rel, char *buf, size_t len);
 
