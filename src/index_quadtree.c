@@ -18,7 +18,7 @@ typedef struct {
 static uint32_t qt_lower_bound(const qt_builder_t *q, uint32_t lo, uint32_t hi, uint64_t key)
 {
     if (q->keys == NULL)
-        return (uint32_t)index_lower_bound(q->b->recs, lo, hi, key);
+        return (uint32_t)index_lower_bound(q->b->locs, lo, hi, key);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (q->keys[mid] < key)
@@ -133,14 +133,15 @@ void index_qt_seed(index_search_t *s)
 void index_qt_split(index_search_t *s, const index_cell_t *c)
 {
     uint32_t child = s->nodes[c->node].child;
+    index_cell_t k[4];
     for (unsigned i = 0; i < 4; i++) {
         const index_qnode_t *nd = &s->nodes[child + i];
+        k[i] = (index_cell_t){.bits = c->bits << 2 | i, .nbits = c->nbits + 2, .begin = nd->begin,
+                              .end = nd->end, .node = child + i};
         if (nd->live == 0 || (s->filter && !(nd->cat_or & s->filter)))
-            continue;
-        index_cell_t k = {.bits = c->bits << 2 | i, .nbits = c->nbits + 2, .begin = nd->begin,
-                          .end = nd->end, .node = child + i};
-        index_engine_push(s, &k);
+            k[i].end = k[i].begin; /* nothing to find there */
     }
+    index_engine_push_quarters(s, c, k);
 }
 
 uint64_t index_qt_count(const index_search_t *s, uint32_t node)
