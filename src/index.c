@@ -284,6 +284,7 @@ static void base_free(index_base_t *b)
     free(b->recs);
     free(b->deleted);
     free(b->nodes);
+    free(b->masks);
     free(b->sample);
     free(b);
 }
@@ -824,7 +825,7 @@ void index_stats(index_t *ix, index_stats_t *st)
     st->tombstones = ix->map.tombstones;
     st->delta = ix->ndelta + b->ndeleted;
     st->bytes_index = sizeof *ix + sizeof *b + b->n * (sizeof *b->locs + sizeof *b->recs) +
-                      b->deleted_cap * sizeof *b->deleted + b->nnodes * sizeof *b->nodes +
+                      b->deleted_cap * sizeof *b->deleted + b->nnodes * (sizeof *b->nodes + sizeof *b->masks) +
                       (b->sample ? (b->n / INDEX_SAMPLE + 1) * sizeof *b->sample : 0) +
                       b->big_cap * (sizeof *b->big_pos + sizeof *b->big_ver) +
                       ix->delta_alloc * (sizeof *ix->delta_loc + sizeof *ix->delta + sizeof *ix->delta_ver);
@@ -1067,15 +1068,16 @@ static range_bounds_t range_bounds(const geo_origin_t *o, double lng_lo, double 
 
 /* Sets c->lb and c->ub from the bounds of its band and range, and pushes
  * c unless it lies wholly outside the circle. */
-static void push_bounded(index_search_t *s, index_cell_t *c, const band_bounds_t *b,
+static bool push_bounded(index_search_t *s, index_cell_t *c, const band_bounds_t *b,
                          const range_bounds_t *r)
 {
     double lb = b->lo_t1 + s->o.cos_lat * b->lo_c * r->lo_t2;
     c->lb = lb > 1.0 ? 1.0 : lb;
     if (c->lb > s->h_out)
-        return;
+        return false;
     c->ub = s->bounded && c->lb <= s->h_in ? b->hi_t1 + s->o.cos_lat * b->hi_c * r->hi_t2 : 2.0;
     pq_push(s, c);
+    return true;
 }
 
 void index_engine_push(index_search_t *s, index_cell_t *c)
@@ -1089,8 +1091,9 @@ void index_engine_push(index_search_t *s, index_cell_t *c)
     push_bounded(s, c, &b, &g);
 }
 
-void index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4])
+unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4])
 {
+    unsigned pushed = 0;
     geo_rect_t r;
     geohash_cell_rect((geohash_cell_t){parent->bits, parent->nbits}, &r);
     /* Halving a cell's edges is exact: they are multiples of 2^-32 of the
@@ -1100,8 +1103,9 @@ void index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, i
     range_bounds_t g[2] = {range_bounds(&s->o, r.lng_lo, lng_mid), range_bounds(&s->o, lng_mid, r.lng_hi)};
     /* Even depth: of the two new key bits the higher is longitude's. */
     for (unsigned i = 0; i < 4; i++)
-        if (k[i].begin < k[i].end)
-            push_bounded(s, &k[i], &b[i & 1], &g[i >> 1]);
+        if (k[i].begin < k[i].end && push_bounded(s, &k[i], &b[i & 1], &g[i >> 1]))
+            pushed |= 1u << i;
+    return pushed;
 }
 
 /* Superseded records among positions [begin, end) of the current run. */
@@ -1338,6 +1342,7 @@ static void search_runs(index_t *ix, index_search_t *s)
     s->deleted = b->deleted;
     s->ndeleted = b->ndeleted;
     s->nodes = ix->kind == INDEX_QUADTREE ? b->nodes : NULL;
+    s->masks = b->masks;
     s->sample = b->sample;
     s->vbase = b->vbase;
     s->big_pos = b->big_pos;
@@ -1523,7 +1528,7 @@ int index_search_nearest(index_t *ix, const index_query_t *q, index_hit_t *hits,
             s.recs = b->recs;
             s.deleted = b->deleted;
             s.ndeleted = b->ndeleted;
-            *total = ix->kind == INDEX_QUADTREE ? (s.nodes = b->nodes, index_qt_count(&s, 0))
+            *total = ix->kind == INDEX_QUADTREE ? (s.nodes = b->nodes, s.masks = b->masks, index_qt_count(&s, 0))
                                                 : index_engine_count_range(&s, 0, (uint32_t)b->n);
             s.locs = ix->delta_loc;
             s.recs = ix->delta;

@@ -36,14 +36,20 @@ _Static_assert(sizeof(index_loc_t) + sizeof(index_rec_t) == 28, "a point must st
 #define INDEX_VER_BIG (UINT32_MAX - 1) /* in the run's big-version table */
 #define INDEX_NO_NODE UINT32_MAX
 
-/* A quadtree node: its points are recs[begin, end) of the base; its four
- * children (key order) are nodes[child .. child+3], child 0 = leaf. The
- * masks cover every point ever in the node: deleted points only make
- * cat_or larger and cat_and smaller, which keeps both conservative. */
+/* A quadtree node: its points are positions [begin, end) of the base;
+ * its four children (key order) are nodes[child .. child+3], child 0 =
+ * leaf. 16 bytes, so four siblings share one cache line and the walks and
+ * splits of a search touch one line a level; the category masks, needed
+ * only by filtered searches, are a parallel array. */
 typedef struct {
     uint32_t begin, end, child, live;
-    category_set_t cat_or, cat_and;
 } index_qnode_t;
+
+/* The masks cover every point ever in the node: deleted points only make
+ * cat_or larger and cat_and smaller, which keeps both conservative. */
+typedef struct {
+    category_set_t cat_or, cat_and;
+} index_qmask_t;
 
 /* The immutable-between-merges sorted part of an index. */
 typedef struct {
@@ -53,6 +59,7 @@ typedef struct {
     uint32_t *deleted; /* sorted positions of superseded records */
     size_t ndeleted, deleted_cap;
     index_qnode_t *nodes; /* quadtree kind only; nodes[0] is the root */
+    index_qmask_t *masks; /* and their category masks */
     size_t nnodes;
     uint64_t *sample; /* geohash kind: key of every INDEX_SAMPLE-th record */
     int64_t vbase;    /* version of a record = vbase + ver */
@@ -110,6 +117,7 @@ typedef struct {
     const uint32_t *deleted;
     size_t ndeleted;
     const index_qnode_t *nodes; /* NULL: run is searched as plain geohash */
+    const index_qmask_t *masks;
     const uint64_t *sample;     /* NULL: no sampled keys (the delta) */
     unsigned leaf;              /* geohash runs: scan ranges this short */
     int64_t vbase;              /* versions of the run (index_base_t) */
@@ -153,8 +161,9 @@ void index_engine_push(index_search_t *s, index_cell_t *c);
 
 /* Engine: the same for the four quarter cells k[0..3] of parent (key
  * order, even depth), bounding their latitude bands and longitude ranges
- * once; a quarter with begin >= end is skipped. */
-void index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4]);
+ * once; a quarter with begin >= end is skipped. Returns the set of those
+ * pushed (bit i for k[i]). */
+unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4]);
 
 /* Engine: live records of c that match the filter (count-only path). */
 uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint32_t end);
