@@ -898,14 +898,13 @@ static void offer_hit(index_search_t *s, const index_rec_t *r, uint32_t pos, dou
 {
     index_hit_t hit = {r->id, d, lat, lng, r->cats, run_version(s, pos)};
     if (s->nhits < s->limit) {
-        size_t i = s->nhits++;
-        s->hits[i] = hit;
-        while (i > 0 && hit_lt(&s->hits[(i - 1) / 2], &s->hits[i])) {
-            index_hit_t t = s->hits[i];
-            s->hits[i] = s->hits[(i - 1) / 2];
-            s->hits[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
+        /* Unordered until full (most small circles never fill it), then
+         * a max-heap made in one go. */
+        s->hits[s->nhits++] = hit;
+        if (s->nhits < s->limit)
+            return;
+        for (size_t i = s->nhits / 2; i-- > 0;)
+            heap_down(s->hits, s->nhits, i);
     } else if (hit_lt(&hit, &s->hits[0])) {
         s->hits[0] = hit;
         heap_down(s->hits, s->nhits, 0);
@@ -1459,17 +1458,48 @@ static void search_quad(index_search_t *s)
     s->quad = true;
 }
 
+/* Sorts h[0..n) by (distance, id); is_heap: it is a max-heap already. A
+ * page (n <= 64) is sorted by insertion on 24-byte keys, then permuted;
+ * longer lists by heapsort in place. No qsort call either way. */
+static void sort_hits(index_hit_t *h, size_t n, bool is_heap)
+{
+    if (n <= 64) {
+        struct {
+            double d;
+            int64_t id;
+            size_t at;
+        } key[64], t;
+        index_hit_t tmp[64];
+        for (size_t i = 0; i < n; i++) {
+            t.d = h[i].distance_m;
+            t.id = h[i].id;
+            t.at = i;
+            size_t j = i;
+            for (; j > 0 && hit_less(t.d, t.id, key[j - 1].d, key[j - 1].id); j--)
+                key[j] = key[j - 1];
+            key[j] = t;
+        }
+        memcpy(tmp, h, n * sizeof *h);
+        for (size_t i = 0; i < n; i++)
+            h[i] = tmp[key[i].at];
+        return;
+    }
+    if (!is_heap)
+        for (size_t i = n / 2; i-- > 0;)
+            heap_down(h, n, i);
+    for (size_t m = n; m > 1; m--) {
+        index_hit_t t = h[0];
+        h[0] = h[m - 1];
+        h[m - 1] = t;
+        heap_down(h, m - 1, 0);
+    }
+}
+
 static void search_done(index_search_t *s, size_t *nhits)
 {
     if (s->pq_cap > 256)
         free(s->pq);
-    /* The hits are a max-heap: heapsort them in place, no qsort call. */
-    for (size_t n = s->nhits; n > 1; n--) {
-        index_hit_t t = s->hits[0];
-        s->hits[0] = s->hits[n - 1];
-        s->hits[n - 1] = t;
-        heap_down(s->hits, n - 1, 0);
-    }
+    sort_hits(s->hits, s->nhits, s->nhits == s->limit);
     *nhits = s->nhits;
 }
 
