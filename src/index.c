@@ -1252,6 +1252,8 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
                 continue;
             }
         }
+        /* Likely a hit: its record loads while libm works. */
+        __builtin_prefetch(&s->recs[i]);
         double lat = geo_coord_decode(l->lat), lng = geo_coord_decode(l->lng);
         double h = geo_h_from(&s->o, lat, lng), d = -1.0;
         if (!in) {
