@@ -1092,6 +1092,9 @@ void index_engine_push(index_search_t *s, index_cell_t *c)
 
 unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4])
 {
+    /* Of the two new key bits the first is longitude's at an even depth,
+     * latitude's at an odd one. */
+    unsigned lat_shift = parent->nbits % 2 ? 1 : 0, lng_shift = 1 - lat_shift;
     unsigned pushed = 0;
     geo_rect_t r;
     geohash_cell_rect((geohash_cell_t){parent->bits, parent->nbits}, &r);
@@ -1100,9 +1103,8 @@ unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *paren
     double lat_mid = (r.lat_lo + r.lat_hi) * 0.5, lng_mid = (r.lng_lo + r.lng_hi) * 0.5;
     band_bounds_t b[2] = {band_bounds(&s->o, r.lat_lo, lat_mid), band_bounds(&s->o, lat_mid, r.lat_hi)};
     range_bounds_t g[2] = {range_bounds(&s->o, r.lng_lo, lng_mid), range_bounds(&s->o, lng_mid, r.lng_hi)};
-    /* Even depth: of the two new key bits the higher is longitude's. */
     for (unsigned i = 0; i < 4; i++)
-        if (k[i].begin < k[i].end && push_bounded(s, &k[i], &b[i & 1], &g[i >> 1]))
+        if (k[i].begin < k[i].end && push_bounded(s, &k[i], &b[i >> lat_shift & 1], &g[i >> lng_shift & 1]))
             pushed |= 1u << i;
     return pushed;
 }
@@ -1378,7 +1380,11 @@ static void search_init(index_search_t *s, const index_query_t *q, index_hit_t *
     geo_origin_init(&s->o, q->lat, q->lng);
     s->sin_lat = sin(s->o.lat_rad);
     s->filter = q->categories;
-    s->leaf = 32;
+    /* Splitting a geohash range costs binary searches, scanning a point
+     * a few operations (the quadratic estimate): 256 measured best at 10M
+     * (mix 16 us CPU per query vs 23 with 32, 17 with 128, 15-18 with 512
+     * and 1024, noisy). */
+    s->leaf = 256;
     s->hits = hits;
     s->limit = q->limit;
     /* With no room for hits every cell is count-only from the start. */

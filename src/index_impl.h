@@ -160,7 +160,7 @@ typedef struct {
 void index_engine_push(index_search_t *s, index_cell_t *c);
 
 /* Engine: the same for the four quarter cells k[0..3] of parent (key
- * order, even depth), bounding their latitude bands and longitude ranges
+ * order, two bits deeper), bounding their latitude bands and longitude ranges
  * once; a quarter with begin >= end is skipped. Returns the set of those
  * pushed (bit i for k[i]). */
 unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4]);
