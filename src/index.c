@@ -289,17 +289,23 @@ static void base_free(index_base_t *b)
     free(b);
 }
 
-/* Version of the record at pos among pos_of[0..n), which must hold it. */
-static int64_t big_version(const uint32_t *pos_of, const int64_t *ver, size_t n, size_t pos)
+/* First index in a[lo, hi) (ascending) whose value is >= v. */
+static size_t pos_lower_bound(const uint32_t *a, size_t lo, size_t hi, uint32_t v)
 {
-    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (pos_of[mid] < pos)
+        if (a[mid] < v)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+/* Version of the record at pos among pos_of[0..n), which must hold it. */
+static int64_t big_version(const uint32_t *pos_of, const int64_t *ver, size_t n, size_t pos)
+{
+    size_t lo = pos_lower_bound(pos_of, 0, n, (uint32_t)pos);
     if (lo == n || pos_of[lo] != pos)
         abort(); /* a big version without its entry: a bug, not data */
     return ver[lo];
@@ -640,14 +646,7 @@ static void base_delete(index_t *ix, size_t pos)
         b->deleted_cap = b->deleted_cap ? b->deleted_cap * 2 : 64;
         b->deleted = xrealloc(b->deleted, b->deleted_cap * sizeof *b->deleted);
     }
-    size_t lo = 0, hi = b->ndeleted;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (b->deleted[mid] < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = pos_lower_bound(b->deleted, 0, b->ndeleted, (uint32_t)pos);
     memmove(&b->deleted[lo + 1], &b->deleted[lo], (b->ndeleted - lo) * sizeof *b->deleted);
     b->deleted[lo] = (uint32_t)pos;
     b->ndeleted++;
@@ -1121,28 +1120,12 @@ unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *paren
     return pushed;
 }
 
-/* Superseded records among positions [begin, end) of the current run. */
+/* Superseded records among positions [begin, end) of the current run:
+ * the deleted positions are sorted, two binary searches. */
 static size_t deleted_in(const index_search_t *s, uint32_t begin, uint32_t end)
 {
-    /* Deleted positions are sorted: two binary searches. */
-    size_t lo = 0, hi = s->ndeleted, a;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (s->deleted[mid] < begin)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    a = lo;
-    hi = s->ndeleted;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (s->deleted[mid] < end)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo - a;
+    size_t a = pos_lower_bound(s->deleted, 0, s->ndeleted, begin);
+    return pos_lower_bound(s->deleted, a, s->ndeleted, end) - a;
 }
 
 uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint32_t end)
@@ -1292,6 +1275,30 @@ static void visit(index_search_t *s, const index_cell_t *c, bool inside)
     }
 }
 
+/* Counts the points of a boundary cell that cannot hold a hit (no filter,
+ * no superseded record): the quadratic estimate alone, without a branch a
+ * point, so the in/out pattern of the points costs no mispredictions. A
+ * cell with a point in the estimate's error band is visited the full way
+ * instead. */
+static void count_boundary(index_search_t *s, const index_cell_t *c)
+{
+    uint32_t in = 0, unsure = 0;
+    for (uint32_t i = c->begin; i < c->end; i++) {
+        const index_loc_t *l = &s->locs[i];
+        double da = (double)l->lat - s->q_lat0, db = (double)l->lng - s->q_lng0;
+        db = db > 1.8e9 ? db - 3.6e9 : db < -1.8e9 ? db + 3.6e9 : db;
+        bool box = fabs(da) <= s->q_amax && fabs(db) <= s->q_bmax;
+        double q = s->q_p * da * da + (s->q_q - s->q_s * da) * db * db;
+        bool sure_in = q < s->q_in, sure_out = q > s->q_out;
+        in += box & sure_in;
+        unsure += box & !sure_in & !sure_out;
+    }
+    if (unsure)
+        visit(s, c, false);
+    else
+        s->total += in;
+}
+
 /* Best-first over the cells of the current run: nearest cells first, so
  * the hits fill early and far cells wholly inside the circle are counted
  * without being visited. */
@@ -1309,6 +1316,11 @@ static void engine_run(index_search_t *s)
         bool inside = !s->bounded || c.ub <= s->h_in;
         if (useless && inside) {
             s->total += s->nodes ? index_qt_count(s, c.node) : index_engine_count_range(s, c.begin, c.end);
+            continue;
+        }
+        bool leaf = s->nodes ? !s->nodes[c.node].child : c.end - c.begin <= s->leaf || c.nbits >= 64;
+        if (useless && leaf && s->quad && !s->filter && !(s->ndeleted && deleted_in(s, c.begin, c.end))) {
+            count_boundary(s, &c);
             continue;
         }
         if (s->nodes) {
@@ -1475,6 +1487,9 @@ static void search_quad(index_search_t *s)
     s->q_p = k * k / 4.0;
     s->q_q = c0 * c0 * k * k / 4.0;
     s->q_s = c0 * s->sin_lat * k * k * k / 4.0;
+    /* est_above / est_below of the circle's thresholds, precomputed. */
+    s->q_in = s->h_pt_lo * (1.0 - 1e-7) - s->q_err;
+    s->q_out = s->h_pt_hi * (1.0 + 1e-7) + s->q_err;
     s->quad = true;
 }
 
@@ -1566,6 +1581,7 @@ int index_search_nearest(index_t *ix, const index_query_t *q, index_hit_t *hits,
     s.count_total = false;
     s.radius_m = GEO_MAX_DISTANCE_M;
     s.h_in = s.h_out = s.h_pt_lo = s.h_pt_hi = 2.0;
+    s.leaf = 32; /* no circle to count: ranges are split down to the nearest */
 
     pthread_rwlock_rdlock(&ix->lock);
     search_runs(ix, &s);

@@ -139,6 +139,7 @@ typedef struct {
     double q_amax, q_bmax;      /* |Δlat|, wrapped |Δlng| bounds (grid units) */
     double q_p, q_q, q_s;       /* h ~ p·Δlat² + (q - s·Δlat)·Δlng² */
     double q_err;               /* its error bound over that box */
+    double q_in, q_out;         /* q below / above: surely in / out */
     category_set_t filter;
     bool count_total, bounded;
     uint64_t total;
