@@ -6,6 +6,7 @@
  *   BENCH_BRUTE=N                  brute-force sample (default 1000, 100 at >= 5M)
  *   BENCH_KINDS=geohash|quadtree   only that index (default both)
  *   BENCH_LEAF=N                   quadtree leaf capacity (default: the index's)
+ *   BENCH_UPSERTS=N                moves timed after the queries (default 200000)
  *   PROXIMITY_CITIES=path          default loadtest/data/cities.tsv
  *
  * Prints figures only; nothing here is a pass/fail timing assertion. */
@@ -186,7 +187,7 @@ static void bench_size(const char *cities, size_t n, size_t nq)
 
         /* Writes: moves of random points, merges included. */
         gen_t *gw = gen_new(cities, 99, err, sizeof err);
-        size_t nw = 200000;
+        size_t nw = getenv("BENCH_UPSERTS") ? strtoull(getenv("BENCH_UPSERTS"), NULL, 10) : 200000;
         t0 = now_s();
         for (size_t i = 0; i < nw; i++) {
             index_point_t p = {.id = 1 + (int64_t)gen_range(gw, n), .version = 2 + (int64_t)i, .categories = 1};

@@ -37,6 +37,7 @@ void index_gh_split(index_search_t *s, const index_cell_t *c)
      * to square; a cell one bit short of the key length is halved. */
     unsigned step = c->nbits + 2 <= 64 ? 2 : 1, parts = 1u << step;
     uint32_t from = c->begin;
+    index_cell_t q[4];
 
     for (unsigned i = 0; i < parts; i++) {
         index_cell_t k = {.bits = c->bits << step | i, .nbits = c->nbits + step,
@@ -49,6 +50,11 @@ void index_gh_split(index_search_t *s, const index_cell_t *c)
             k.end = (uint32_t)index_run_lower_bound(s, from, c->end, geohash_cell_lo(next));
         }
         from = k.end;
-        index_engine_push(s, &k);
+        if (step == 2)
+            q[i] = k;
+        else
+            index_engine_push(s, &k);
     }
+    if (step == 2)
+        index_engine_push_quarters(s, c, q); /* one band and range bound each */
 }

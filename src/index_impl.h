@@ -10,41 +10,56 @@
 #include "geohash.h"
 #include "index.h"
 
-/* One point, 28 bytes: the whole per-point cost of the search structure.
+/* One point, 28 bytes in two parallel arrays: the whole per-point cost of
+ * the search structure. The location (8 bytes) is what a search scans for
+ * every point of a boundary leaf, so it lives apart from the rest (20
+ * bytes), which is read only for points inside the circle: a leaf of 64
+ * points is 8 cache lines of locations instead of 28 of whole records.
  * The version is kept as an offset from its run's base version: versions
  * come from one database sequence, so a run spans far less than 2^32 of
  * them, and the rare one that does not fit goes in the run's table of big
  * versions. Packed to 4-byte alignment: x86 loads the 8-byte fields at any
- * alignment at no cost, and 4 bytes a point is an eighth of the index. */
-typedef struct __attribute__((packed, aligned(4))) {
+ * alignment at no cost. */
+typedef struct {
     int32_t lat, lng; /* geo_coord_encode units */
+} index_loc_t;
+
+typedef struct __attribute__((packed, aligned(4))) {
     int64_t id;
     category_set_t cats;
     uint32_t ver; /* version - run base, or one of the two below */
 } index_rec_t;
 
-_Static_assert(sizeof(index_rec_t) == 28, "index_rec_t must stay 28 bytes");
+_Static_assert(sizeof(index_loc_t) + sizeof(index_rec_t) == 28, "a point must stay 28 bytes");
 
 #define INDEX_VER_DELETED UINT32_MAX /* superseded in the base */
 #define INDEX_VER_BIG (UINT32_MAX - 1) /* in the run's big-version table */
 #define INDEX_NO_NODE UINT32_MAX
 
-/* A quadtree node: its points are recs[begin, end) of the base; its four
- * children (key order) are nodes[child .. child+3], child 0 = leaf. The
- * masks cover every point ever in the node: deleted points only make
- * cat_or larger and cat_and smaller, which keeps both conservative. */
+/* A quadtree node: its points are positions [begin, end) of the base;
+ * its four children (key order) are nodes[child .. child+3], child 0 =
+ * leaf. 16 bytes, so four siblings share one cache line and the walks and
+ * splits of a search touch one line a level; the category masks, needed
+ * only by filtered searches, are a parallel array. */
 typedef struct {
     uint32_t begin, end, child, live;
-    category_set_t cat_or, cat_and;
 } index_qnode_t;
+
+/* The masks cover every point ever in the node: deleted points only make
+ * cat_or larger and cat_and smaller, which keeps both conservative. */
+typedef struct {
+    category_set_t cat_or, cat_and;
+} index_qmask_t;
 
 /* The immutable-between-merges sorted part of an index. */
 typedef struct {
-    index_rec_t *recs; /* sorted by geohash_key */
+    index_loc_t *locs; /* sorted by geohash_key */
+    index_rec_t *recs; /* the rest of each point, same positions */
     size_t n;
     uint32_t *deleted; /* sorted positions of superseded records */
     size_t ndeleted, deleted_cap;
     index_qnode_t *nodes; /* quadtree kind only; nodes[0] is the root */
+    index_qmask_t *masks; /* and their category masks */
     size_t nnodes;
     uint64_t *sample; /* geohash kind: key of every INDEX_SAMPLE-th record */
     int64_t vbase;    /* version of a record = vbase + ver */
@@ -76,7 +91,8 @@ struct index {
     pthread_rwlock_t lock;   /* searches: read; one small change: write */
     pthread_mutex_t wlock;   /* serialises writers for the whole operation */
     index_base_t *base;
-    index_rec_t *delta;      /* recent upserts, sorted by key, all live */
+    index_loc_t *delta_loc;  /* recent upserts, sorted by key, all live */
+    index_rec_t *delta;      /* the rest of them, same positions */
     int64_t *delta_ver;      /* their versions (ver is unused in the delta) */
     size_t ndelta, delta_alloc, delta_limit;
     index_idmap_t map;
@@ -95,11 +111,13 @@ typedef struct {
 
 /* State of one search over one or more runs (base, then delta). */
 typedef struct {
+    const index_loc_t *locs;
     const index_rec_t *recs;
     size_t nrecs;
     const uint32_t *deleted;
     size_t ndeleted;
     const index_qnode_t *nodes; /* NULL: run is searched as plain geohash */
+    const index_qmask_t *masks;
     const uint64_t *sample;     /* NULL: no sampled keys (the delta) */
     unsigned leaf;              /* geohash runs: scan ranges this short */
     int64_t vbase;              /* versions of the run (index_base_t) */
@@ -116,6 +134,12 @@ typedef struct {
     double radius_m;
     double h_in, h_out;         /* cell inside / outside thresholds */
     double h_pt_lo, h_pt_hi;    /* point surely in / surely out */
+    bool quad;                  /* the quadratic estimate of h is on: */
+    double q_lat0, q_lng0;      /* origin in grid units */
+    double q_amax, q_bmax;      /* |Δlat|, wrapped |Δlng| bounds (grid units) */
+    double q_p, q_q, q_s;       /* h ~ p·Δlat² + (q - s·Δlat)·Δlng² */
+    double q_err;               /* its error bound over that box */
+    double q_in, q_out;         /* q below / above: surely in / out */
     category_set_t filter;
     bool count_total, bounded;
     uint64_t total;
@@ -136,19 +160,25 @@ typedef struct {
  * it lies wholly outside the circle. */
 void index_engine_push(index_search_t *s, index_cell_t *c);
 
+/* Engine: the same for the four quarter cells k[0..3] of parent (key
+ * order, two bits deeper), bounding their latitude bands and longitude ranges
+ * once; a quarter with begin >= end is skipped. Returns the set of those
+ * pushed (bit i for k[i]). */
+unsigned index_engine_push_quarters(index_search_t *s, const index_cell_t *parent, index_cell_t k[4]);
+
 /* Engine: live records of c that match the filter (count-only path). */
 uint64_t index_engine_count_range(const index_search_t *s, uint32_t begin, uint32_t end);
 
-/* First position in recs[lo, hi) whose key is >= key. */
-size_t index_lower_bound(const index_rec_t *recs, size_t lo, size_t hi, uint64_t key);
+/* First position in locs[lo, hi) whose key is >= key. */
+size_t index_lower_bound(const index_loc_t *locs, size_t lo, size_t hi, uint64_t key);
 
-/* First position in s->recs[lo, hi) whose key is >= key, using samples. */
+/* First position in s->locs[lo, hi) whose key is >= key, using samples. */
 size_t index_run_lower_bound(const index_search_t *s, size_t lo, size_t hi, uint64_t key);
 
-/* Key of a record. */
-static inline uint64_t index_rec_key(const index_rec_t *r)
+/* Key of a location. */
+static inline uint64_t index_loc_key(const index_loc_t *l)
 {
-    return geohash_key(r->lat, r->lng);
+    return geohash_key(l->lat, l->lng);
 }
 
 /* Geohash kind (index_geohash.c): pushes the covering cells of the query. */

@@ -18,7 +18,7 @@ typedef struct {
 static uint32_t qt_lower_bound(const qt_builder_t *q, uint32_t lo, uint32_t hi, uint64_t key)
 {
     if (q->keys == NULL)
-        return (uint32_t)index_lower_bound(q->b->recs, lo, hi, key);
+        return (uint32_t)index_lower_bound(q->b->locs, lo, hi, key);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (q->keys[mid] < key)
@@ -34,6 +34,7 @@ static uint32_t alloc_children(qt_builder_t *q)
     if (q->b->nnodes + 4 > q->cap) {
         q->cap = q->cap * 2 + 16;
         q->b->nodes = xrealloc(q->b->nodes, q->cap * sizeof *q->b->nodes);
+        q->b->masks = xrealloc(q->b->masks, q->cap * sizeof *q->b->masks);
     }
     uint32_t first = (uint32_t)q->b->nnodes;
     q->b->nnodes += 4;
@@ -44,16 +45,17 @@ static uint32_t alloc_children(qt_builder_t *q)
 static void build_node(qt_builder_t *q, uint32_t ni, uint64_t bits, unsigned nbits)
 {
     index_qnode_t *nd = &q->b->nodes[ni];
+    index_qmask_t *m = &q->b->masks[ni];
     uint32_t begin = nd->begin, end = nd->end;
 
     nd->live = end - begin;
-    nd->cat_or = 0;
-    nd->cat_and = ~(category_set_t)0;
+    m->cat_or = 0;
+    m->cat_and = ~(category_set_t)0;
     if (end - begin <= q->leaf || nbits >= 64) {
         nd->child = 0;
         for (uint32_t i = begin; i < end; i++) {
-            nd->cat_or |= q->b->recs[i].cats;
-            nd->cat_and &= q->b->recs[i].cats;
+            m->cat_or |= q->b->recs[i].cats;
+            m->cat_and &= q->b->recs[i].cats;
         }
         return;
     }
@@ -73,10 +75,10 @@ static void build_node(qt_builder_t *q, uint32_t ni, uint64_t bits, unsigned nbi
     for (unsigned i = 0; i < 4; i++)
         build_node(q, child + i, bits << 2 | i, nbits + 2);
     /* Re-read: the recursion may have moved the node array. */
-    nd = &q->b->nodes[ni];
+    m = &q->b->masks[ni];
     for (unsigned i = 0; i < 4; i++) {
-        nd->cat_or |= q->b->nodes[child + i].cat_or;
-        nd->cat_and &= q->b->nodes[child + i].cat_and;
+        m->cat_or |= q->b->masks[child + i].cat_or;
+        m->cat_and &= q->b->masks[child + i].cat_and;
     }
 }
 
@@ -84,13 +86,16 @@ void index_qt_build(index_base_t *b, unsigned leaf_capacity, const uint64_t *key
 {
     qt_builder_t q = {b, keys, b->n / leaf_capacity + 16, leaf_capacity};
     free(b->nodes);
+    free(b->masks);
     b->nodes = xmalloc(q.cap * sizeof *b->nodes);
+    b->masks = xmalloc(q.cap * sizeof *b->masks);
     b->nnodes = 1;
     b->nodes[0].begin = 0;
     b->nodes[0].end = (uint32_t)b->n;
     build_node(&q, 0, 0, 0);
     /* Give back the slack of the last doubling. */
     b->nodes = xrealloc(b->nodes, b->nnodes * sizeof *b->nodes);
+    b->masks = xrealloc(b->masks, b->nnodes * sizeof *b->masks);
 }
 
 /* Depth (even) of the smallest quadtree cell that holds the whole circle
@@ -133,22 +138,35 @@ void index_qt_seed(index_search_t *s)
 void index_qt_split(index_search_t *s, const index_cell_t *c)
 {
     uint32_t child = s->nodes[c->node].child;
+    index_cell_t k[4];
     for (unsigned i = 0; i < 4; i++) {
         const index_qnode_t *nd = &s->nodes[child + i];
-        if (nd->live == 0 || (s->filter && !(nd->cat_or & s->filter)))
+        k[i] = (index_cell_t){.bits = c->bits << 2 | i, .nbits = c->nbits + 2, .begin = nd->begin,
+                              .end = nd->end, .node = child + i};
+        if (nd->live == 0 || (s->filter && !(s->masks[child + i].cat_or & s->filter)))
+            k[i].end = k[i].begin; /* nothing to find there */
+    }
+    unsigned pushed = index_engine_push_quarters(s, c, k);
+    /* Best-first pops a pushed cell soon: start loading what it will read
+     * (its children's line, or its first locations) now. */
+    for (unsigned i = 0; i < 4; i++) {
+        if (!(pushed >> i & 1))
             continue;
-        index_cell_t k = {.bits = c->bits << 2 | i, .nbits = c->nbits + 2, .begin = nd->begin,
-                          .end = nd->end, .node = child + i};
-        index_engine_push(s, &k);
+        const index_qnode_t *nd = &s->nodes[child + i];
+        if (nd->child)
+            __builtin_prefetch(&s->nodes[nd->child]);
+        else
+            __builtin_prefetch(&s->locs[nd->begin]);
     }
 }
 
 uint64_t index_qt_count(const index_search_t *s, uint32_t node)
 {
     const index_qnode_t *nd = &s->nodes[node];
-    if (!s->filter || (nd->cat_and & s->filter))
+    const index_qmask_t *m = &s->masks[node];
+    if (!s->filter || (m->cat_and & s->filter))
         return nd->live; /* every live point matches */
-    if (!(nd->cat_or & s->filter) || nd->live == 0)
+    if (!(m->cat_or & s->filter) || nd->live == 0)
         return 0;
     if (nd->child == 0)
         return index_engine_count_range(s, nd->begin, nd->end);

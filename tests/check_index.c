@@ -452,6 +452,63 @@ START_TEST(test_large_build_idmap)
 }
 END_TEST
 
+/* Points on and a hair either side of the circle, at every bearing, for
+ * origins at the equator, mid and high latitudes and beside the
+ * antimeridian, and radii from the smallest the quadratic estimate takes
+ * to 40 km: whatever the search estimates, membership, order and total
+ * must be the oracle's. Some queries use a point's own distance as the
+ * radius (inclusive). */
+static void edge_point(double lat, double lng, double dist_m, double bearing, double *plat, double *plng)
+{
+    double p1 = lat * GEO_DEG_TO_RAD, d = dist_m / GEO_EARTH_RADIUS_M;
+    double p2 = asin(sin(p1) * cos(d) + cos(p1) * sin(d) * cos(bearing));
+    double l2 = lng * GEO_DEG_TO_RAD + atan2(sin(bearing) * sin(d) * cos(p1), cos(d) - sin(p1) * sin(p2));
+    *plat = snap(p2 / GEO_DEG_TO_RAD);
+    *plng = snap(remainder(l2 / GEO_DEG_TO_RAD, 360.0));
+}
+
+START_TEST(test_circle_edge)
+{
+    static const double origins[][2] = {{0.3, 10.1},   {45.51, -73.56}, {-33.87, 151.21}, {69.65, 18.96},
+                                        {-77.85, 166.67}, {0.1, 179.995}, {-16.5, -179.999}, {51.48, 0.0001}};
+    static const double radii[] = {50, 73.5, 500, 1000, 2000, 5000, 20000, 40000};
+    static const double eps[] = {0, 1e-10, -1e-10, 1e-9, -1e-9, 1e-8, -1e-8, 1e-7, -1e-7, 1e-6, -1e-6, 1e-5, -1e-5, 1e-3, -1e-3};
+    enum { PER = 400 };
+    rng_state = 0xC0FFEEull;
+    for (size_t oi = 0; oi < sizeof origins / sizeof origins[0]; oi++) {
+        for (size_t ri = 0; ri < sizeof radii / sizeof radii[0]; ri++) {
+            double lat = origins[oi][0], lng = origins[oi][1], r = radii[ri];
+            oracle_t o = {0};
+            index_point_t *pts = malloc(PER * sizeof *pts);
+            for (size_t i = 0; i < PER; i++) {
+                double e = i % 8 == 7 ? (rnd() - 0.5) * 0.4 : eps[rnext() % (sizeof eps / sizeof eps[0])];
+                pts[i] = (index_point_t){.id = (int64_t)i, .categories = 1, .version = 1};
+                edge_point(lat, lng, r * (1.0 + e), rnd() * 2 * M_PI, &pts[i].lat, &pts[i].lng);
+                oracle_upsert(&o, &pts[i]);
+            }
+            index_options_t opt = {.leaf_capacity = 1 + (unsigned)(rnext() % 8)};
+            index_t *ix[2] = {index_new(INDEX_GEOHASH, &opt), index_new(INDEX_QUADTREE, &opt)};
+            char err[128];
+            for (int k = 0; k < 2; k++)
+                ck_assert_msg(index_build(ix[k], pts, PER, err, sizeof err) == 0, "%s", err);
+            for (int t = 0; t < 12; t++) {
+                index_query_t q = {.lat = lat, .lng = lng, .radius_m = r, .limit = t % 3 ? 50 : 7};
+                if (t >= 6) { /* a point's own distance: it must be in */
+                    const index_point_t *p = &pts[rnext() % PER];
+                    q.radius_m = geo_distance_m(lat, lng, p->lat, p->lng);
+                }
+                for (int k = 0; k < 2; k++)
+                    check_query(ix[k], &o, &q, 1, oi * 100 + ri);
+            }
+            index_free(ix[0]);
+            index_free(ix[1]);
+            free(pts);
+            free(o.v);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_kind_parse)
 {
     index_kind_t k;
@@ -472,6 +529,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_kind_parse);
     tcase_add_test(tc, test_empty_and_one);
     tcase_add_test(tc, test_large_build_idmap);
+    tcase_add_test(tc, test_circle_edge);
     tcase_add_test(tc, test_regress_seeds);
     tcase_add_test(tc, test_random_seeds);
     suite_add_tcase(s, tc);
