@@ -529,8 +529,11 @@ static bool kafka_once(cdc_t *c)
     int64_t *start = xcalloc((size_t)np, sizeof *start), *want = xcalloc((size_t)np, sizeof *want);
     uint64_t p = 0, confirmed = 0;
     bool opened = false;
+    /* P is the insert position: with synchronous_commit off a transaction
+     * can be committed (visible) before its record is written, and the
+     * snapshot must hold it whether or not the topic ever will. */
     if (kafka_source_end_offsets(ks, start, 5000, err, sizeof err) != 0 ||
-        primary_query(c, "SELECT pg_current_wal_lsn()", NULL, &p, err, sizeof err) != 0 ||
+        primary_query(c, "SELECT pg_current_wal_insert_lsn()", NULL, &p, err, sizeof err) != 0 ||
         kafka_source_start(ks, start, err, sizeof err) != 0) {
         LOG_WARN("change topic unavailable", "\"error\":\"%s\"", log_esc(esc, sizeof esc, err));
         goto out;
