@@ -625,8 +625,10 @@ static void *run(void *arg)
             served = true;
         }
         served |= opened;
-        /* A stream that ran a while earns a quick reconnect. */
-        if (opened && clock_monotonic() - t0 > BACKOFF_MAX_S)
+        /* A stream that opened and ran a while (was cut, not refused)
+         * earns a quick reconnect; only failures to open back off up to
+         * BACKOFF_MAX_S. (Kills 0.5–3 s apart had pushed the wait to 10 s.) */
+        if (opened && clock_monotonic() - t0 > 1.0)
             backoff = BACKOFF_MIN_S;
         nap(c, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
