@@ -334,8 +334,6 @@ void api_business_get(http_request_t *req, void *ctx)
     if (!parse_id(req, &id))
         return;
     const char *token = http_header(req, token_header);
-    if (token != NULL && token[0] == '\0')
-        token = NULL; /* an empty header is no token: a cached read */
     if (token != NULL && !store_token_valid(token)) {
         http_respond_error(req, 400, "VALIDATION_ERROR", token_header,
                            "%s must be a token from an earlier write's response", token_header);
