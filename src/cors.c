@@ -22,12 +22,15 @@ struct cors {
 
 /* What a browser may send besides the CORS-safelisted headers, and what
  * its scripts may read of a response (ETag for If-Match, the consistency
- * token for read-your-writes, Location after a create, …). */
+ * token for read-your-writes, Location after a create, the auth challenge,
+ * rate-limit state, …). X-API-Key is PROXIMITY_RATE_LIMIT_KEY_HEADER's default. */
 static const char *const allow_methods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 static const char *const allow_headers =
-    "Authorization, Content-Type, If-Match, If-None-Match, X-Consistency-Token, X-Request-Id";
+    "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-API-Key, "
+    "X-Consistency-Token, X-Request-Id";
 static const char *const expose_headers =
-    "ETag, Location, Retry-After, Server-Timing, X-Consistency-Token, X-Index-As-Of, "
+    "ETag, Idempotent-Replayed, Location, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+    "Retry-After, Server-Timing, WWW-Authenticate, X-Consistency-Token, X-Index-As-Of, "
     "X-Index-Build, X-Request-Id, X-Search-Source";
 
 /* scheme://host[:port], lower-case scheme and host, no path or slash. */

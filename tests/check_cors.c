@@ -89,6 +89,11 @@ START_TEST(headers_for_listed_origin)
     ck_assert(strstr(s.text, "Access-Control-Allow-Credentials: true\n") != NULL);
     ck_assert(strstr(s.text, "Access-Control-Expose-Headers: ") != NULL);
     ck_assert(strstr(s.text, "X-Consistency-Token") != NULL && strstr(s.text, "ETag") != NULL);
+    /* What auth, rate limits and idempotent creates answer with. */
+    static const char *const exposed[] = {"WWW-Authenticate", "Retry-After", "RateLimit-Limit",
+                                          "RateLimit-Remaining", "RateLimit-Reset", "Idempotent-Replayed"};
+    for (size_t i = 0; i < sizeof exposed / sizeof exposed[0]; i++)
+        ck_assert_msg(strstr(s.text, exposed[i]) != NULL, "%s not exposed: %s", exposed[i], s.text);
     ck_assert(strstr(s.text, "Access-Control-Allow-Methods") == NULL);
 
     memset(&s, 0, sizeof s);
@@ -97,6 +102,7 @@ START_TEST(headers_for_listed_origin)
     ck_assert(strstr(s.text, "PATCH") != NULL);
     ck_assert(strstr(s.text, "Access-Control-Allow-Headers: ") != NULL);
     ck_assert(strstr(s.text, "If-Match") != NULL);
+    ck_assert(strstr(s.text, "Idempotency-Key") != NULL && strstr(s.text, "X-API-Key") != NULL);
     ck_assert(strstr(s.text, "Access-Control-Max-Age: 600\n") != NULL);
 
     /* Another origin: only Vary, so that caches keep the answers apart. */

@@ -66,4 +66,5 @@ refuse 's.components.schemas.BusinessFields.properties.id = {type: "string"}' "i
 refuse 's.components.schemas.SearchResponse.required.push("count")' "must have required property 'count'"
 refuse 'delete s.paths["/v1/businesses/{id}"].get.responses["304"]' "status 304 is not documented for getBusiness"
 refuse 's.paths["/v1/search/nearby"].get.parameters[3].schema.maximum = 10' "accepted query parameter limit"
+refuse 'delete s.paths["/v1/businesses"].post.responses["401"]' "status 401 is not documented for createBusiness"
 echo "6 passed, 0 failed"

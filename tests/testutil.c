@@ -176,8 +176,14 @@ static void record_exchange(const char *method, const char *path, const char *co
     if (file == NULL || file[0] == '\0' || r->status == 0)
         return;
     json_t *req_h = json_array(), *resp_h = json_array();
-    for (int i = 0; headers && headers[i]; i++)
+    for (int i = 0; headers && headers[i]; i++) {
+        /* libcurl does not send "Name:" or "Name: " (a value of blanks only
+         * removes the header), so neither is part of the exchange. */
+        const char *colon = strchr(headers[i], ':');
+        if (colon != NULL && colon[1 + strspn(colon + 1, " \t")] == '\0')
+            continue;
         header_pair(req_h, headers[i], strlen(headers[i]));
+    }
     /* The last header block is the final response (after any 100). */
     const char *block = r->headers, *p;
     while ((p = strstr(block, "\r\n\r\n")) != NULL && p[4] != '\0')

@@ -157,7 +157,8 @@ function checkResponse(ex, op, respNode, respPtr, headers, problems) {
     if (body.length > 0) problems.push('a body where the spec describes none');
     return;
   }
-  const ctype = (headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
+  // Without Content-Type a body is application/octet-stream (RFC 9110 §8.3).
+  const ctype = (headers.get('content-type') || 'application/octet-stream').split(';')[0].trim().toLowerCase();
   if (!(ctype in content)) {
     problems.push(`Content-Type "${headers.get('content-type')}" is not one of ${Object.keys(content).join(', ')}`);
     return;
