@@ -207,11 +207,14 @@ static void run_workers(cache_t *c, worker_t *w, const int64_t *const *sets, con
     pthread_barrier_destroy(&bar);
 }
 
+/* The fake fetch holds for 400 ms so that every worker released by the
+ * barrier asks while the first fetch is still out, even on a loaded
+ * machine under ThreadSanitizer (50 ms was once too short). */
 START_TEST(test_single_flight)
 {
     fake_t f;
     fake_init(&f);
-    atomic_store(&f.sleep_ms, 50);
+    atomic_store(&f.sleep_ms, 400);
     cache_options_t o = opts(1 << 20, 16);
     cache_t *c = cache_new(&o, fake_fetch, &f);
     static const int64_t a[] = {10, 11, 12};
@@ -240,7 +243,7 @@ START_TEST(test_single_flight_overlap)
     /* Overlapping sets: each distinct id is fetched exactly once. */
     fake_t f;
     fake_init(&f);
-    atomic_store(&f.sleep_ms, 50);
+    atomic_store(&f.sleep_ms, 400);
     cache_options_t o = opts(1 << 20, 16);
     cache_t *c = cache_new(&o, fake_fetch, &f);
     static const int64_t a[] = {20, 21, 22}, b[] = {22, 23, 20, 24}, d[] = {25, 21};
@@ -551,7 +554,7 @@ START_TEST(test_fetch_error)
 {
     fake_t f;
     fake_init(&f);
-    atomic_store(&f.sleep_ms, 50);
+    atomic_store(&f.sleep_ms, 400);
     atomic_store(&f.fail, true);
     cache_options_t o = opts(1 << 20, 16);
     cache_t *c = cache_new(&o, fake_fetch, &f);
