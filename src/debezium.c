@@ -3,6 +3,7 @@
  * and for genuine Debezium PostgreSQL-connector events. */
 #include "debezium.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -548,6 +549,9 @@ int debezium_key_parse(const char *key, size_t len, int64_t *id, char *err, size
     return rc;
 }
 
+/* A position as Debezium writes it (a Java long: 0..INT64_MAX, the number
+ * or "X/Y"); larger values are refused, so what we write back (a JSON
+ * integer) always parses again. */
 static int parse_lsn(json_t *v, uint64_t *lsn)
 {
     if (!v || json_is_null(v))
@@ -567,13 +571,19 @@ static int parse_lsn(json_t *v, uint64_t *lsn)
         unsigned long long lo = strtoull(slash + 1, &end, 16);
         if (*end || lo > UINT32_MAX || slash[1] == '-' || slash[1] == '+' || s[0] == '-' || s[0] == '+')
             return -1;
+        if (hi > INT32_MAX)
+            return -1;
         *lsn = (uint64_t)hi << 32 | lo;
         return 0;
     }
     if (!*s || *s == '-' || *s == '+')
         return -1;
-    *lsn = strtoull(s, &end, 10);
-    return *end ? -1 : 0;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (*end || errno == ERANGE || n > INT64_MAX)
+        return -1;
+    *lsn = n;
+    return 0;
 }
 
 static int parse_source(json_t *src, debezium_event_t *ev, char *err, size_t errlen)

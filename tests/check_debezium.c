@@ -292,6 +292,32 @@ START_TEST(keys)
 }
 END_TEST
 
+/* source.lsn as Debezium writes it, a Java long: up to INT64_MAX as a
+ * number, a decimal string or "X/Y"; beyond it refused (the fuzzer found
+ * "92233720368547758073748" read as 2^64-1 and written back as -1). */
+START_TEST(lsn_bounds)
+{
+    struct { const char *lsn; int rc; uint64_t want; } cases[] = {
+        {"0", 0, 0}, {"\"16/B374D848\"", 0, 0x16B374D848ull}, {"\"9223372036854775807\"", 0, INT64_MAX},
+        {"9223372036854775807", 0, INT64_MAX}, {"\"7FFFFFFF/FFFFFFFF\"", 0, INT64_MAX},
+        {"\"9223372036854775808\"", -1, 0}, {"\"92233720368547758073748\"", -1, 0},
+        {"\"80000000/0\"", -1, 0}, {"\"FFFFFFFF/FFFFFFFF\"", -1, 0}, {"-1", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char v[512], err[128];
+        snprintf(v, sizeof v, "{\"op\":\"d\",\"before\":{\"id\":7,\"version\":3},\"after\":null,"
+                 "\"source\":{\"lsn\":%s,\"txId\":1,\"ts_ms\":1}}", cases[i].lsn);
+        debezium_event_t ev;
+        int rc = debezium_parse(v, strlen(v), NULL, 0, &ev, err, sizeof err);
+        ck_assert_msg(rc == cases[i].rc, "lsn %s: %d (%s)", cases[i].lsn, rc, rc ? err : "");
+        if (rc == 0) {
+            ck_assert_uint_eq(ev.lsn, cases[i].want);
+            debezium_event_clear(&ev);
+        }
+    }
+}
+END_TEST
+
 START_TEST(timestamps)
 {
     struct { const char *in; const char *out; } ok[] = {
@@ -377,6 +403,7 @@ int main(void)
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, key_only_delete_round_trip);
     tcase_add_test(tc, keys);
+    tcase_add_test(tc, lsn_bounds);
     tcase_add_test(tc, timestamps);
     tcase_add_test(tc, truncations_and_mutations);
     suite_add_tcase(s, tc);
