@@ -276,9 +276,26 @@ function check(ex) {
     failures.push(`${ex.method} ${ex.path} → ${ex.status} [${label}] (${ex.source || '?'}):\n    ${problems.join('\n    ')}`);
 }
 
+/* Line by line in 1 MiB chunks: a long soak records more than one string
+ * can hold (Node refuses strings over 512 MiB). */
+function forEachLine(f, cb) {
+  const fd = fs.openSync(f, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  let rest = Buffer.alloc(0), n, i = 0;
+  while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) {
+    let chunk = Buffer.concat([rest, buf.subarray(0, n)]), start = 0, nl;
+    while ((nl = chunk.indexOf(10, start)) >= 0) {
+      cb(chunk.toString('utf8', start, nl), i++);
+      start = nl + 1;
+    }
+    rest = Buffer.from(chunk.subarray(start));
+  }
+  if (rest.length) cb(rest.toString('utf8'), i++);
+  fs.closeSync(fd);
+}
+
 for (const f of files) {
-  const lines = fs.readFileSync(f, 'utf8').split('\n');
-  lines.forEach((line, i) => {
+  forEachLine(f, (line, i) => {
     if (line.trim() === '') return;
     let ex;
     try {
